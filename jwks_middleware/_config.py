@@ -1,0 +1,51 @@
+"""Default limits and timings, documented once.
+
+Every number here is a security or availability decision; each can be changed per
+`Issuer` or per middleware, but the defaults are what a careful operator would pick.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+#: Largest token accepted, in bytes (a real access token is 0.8-4 KiB).
+DEFAULT_MAX_TOKEN_BYTES = 16 * 1024
+#: Largest JWKS or discovery document read from the network, in bytes.
+DEFAULT_MAX_DOCUMENT_BYTES = 128 * 1024
+#: Most keys kept for one issuer; the rest of a larger set is skipped.
+DEFAULT_MAX_KEYS = 100
+#: Timeouts of every fetch: connect 2 s, read 5 s.
+DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+#: Clock skew allowed on `exp`, `nbf` and `iat`, in seconds.
+DEFAULT_LEEWAY = 60
+#: Largest leeway an issuer may configure, in seconds.
+MAX_LEEWAY = 300
+#: Key set lifetime when the response has no usable `Cache-Control`.
+DEFAULT_KEYS_MAX_AGE = 15 * 60
+#: `Cache-Control: max-age` is clamped into this range, in seconds.
+MIN_KEYS_MAX_AGE = 5 * 60
+MAX_KEYS_MAX_AGE = 24 * 60 * 60
+#: Share of the key set lifetime after which a background refresh starts.
+REFRESH_AT = 0.8
+#: Random spread of refresh times, as a share of the delay, so workers do not fetch together.
+REFRESH_JITTER = 0.1
+#: How long the last good keys stay in use while the issuer cannot be reached, in seconds.
+DEFAULT_MAX_STALE = 6 * 60 * 60
+#: Least time between two unknown-`kid` refreshes of one issuer, in seconds.
+DEFAULT_REFRESH_COOLDOWN = 30.0
+#: How long an unknown `kid` is remembered as unknown, in seconds.
+UNKNOWN_KID_TTL = 10.0
+#: Most unknown `kid` values remembered per issuer.
+UNKNOWN_KID_CACHE_SIZE = 1024
+#: Retry delays after a failed fetch: first, factor, ceiling (seconds).
+RETRY_INITIAL = 1.0
+RETRY_FACTOR = 2.0
+RETRY_MAX = 5 * 60.0
+#: Verified tokens remembered, so a repeated token costs a lookup and a time check.
+DEFAULT_TOKEN_CACHE_SIZE = 10_000
+#: Issuers remembered when a resolver decides which `iss` values are trusted.
+DEFAULT_RESOLVED_ISSUERS = 256
+#: Shortest RSA modulus accepted, in bits (NIST SP 800-131A).
+MIN_RSA_BITS = 2048
+#: Shortest HMAC secret accepted, in bytes (RFC 7518 section 3.2: at least the hash size).
+MIN_HMAC_SECRET_BYTES = 32

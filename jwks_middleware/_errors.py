@@ -1,0 +1,148 @@
+"""Refusals, each carrying its RFC 6750 answer.
+
+The tree::
+
+    AuthError                       (base; never raised itself)
+    +-- InvalidRequestError         400 invalid_request
+    +-- MissingTokenError           401, no error code (no credentials sent)
+    +-- InvalidTokenError           401 invalid_token
+    |   +-- MalformedTokenError         not a compact JWS, bad base64url/JSON, too large
+    |   +-- UnsupportedTokenError       JWE, crit, b64:false, header URLs or embedded keys
+    |   +-- DisallowedAlgorithmError    alg not allowed for this issuer or this key
+    |   +-- UntrustedIssuerError        iss not configured
+    |   +-- UnknownKeyError             no single key of the issuer fits the token
+    |   +-- InvalidSignatureError
+    |   +-- ExpiredTokenError           exp in the past
+    |   +-- ImmatureTokenError          nbf or iat in the future
+    |   +-- InvalidAudienceError
+    |   +-- InvalidClaimError           a required claim missing or with a wrong value
+    |   +-- StaleKeysError              the issuer's keys are older than max_stale
+    +-- InsufficientScopeError      403 insufficient_scope
+    +-- KeysUnavailableError        503, the issuer's keys were never loaded
+
+`description` is safe to send to the client: fixed text in RFC 6750's character set,
+never anything the client sent. `detail` says exactly why, for logs and the command line;
+it may name claim values but never contains the token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class AuthError(Exception):
+    """Base of every refusal: a status, an RFC 6750 error code and a client-safe description."""
+
+    status_code: int = 401
+    error: str | None = "invalid_token"
+    description: str = "The access token is invalid"
+    #: Short machine-readable reason, used in events and counters.
+    reason: str = "invalid"
+
+    def __init__(self, detail: str | None = None, *, description: str | None = None) -> None:
+        if description is not None:
+            self.description = description
+        self.detail = detail or self.description
+        super().__init__(self.detail)
+
+
+class InvalidRequestError(AuthError):
+    """The request carries credentials in a malformed way (RFC 6750 section 3.1)."""
+
+    status_code = 400
+    error = "invalid_request"
+    description = "The request is malformed"
+    reason = "invalid_request"
+
+
+class MissingTokenError(AuthError):
+    """No credentials were sent: 401 with a challenge and no error code (RFC 6750 section 3.1)."""
+
+    status_code = 401
+    error = None
+    description = "Authentication required"
+    reason = "missing"
+
+
+class InvalidTokenError(AuthError):
+    """The token is expired, revoked, malformed or invalid for this API."""
+
+    reason = "invalid"
+
+
+class MalformedTokenError(InvalidTokenError):
+    description = "The access token is malformed"
+    reason = "malformed"
+
+
+class UnsupportedTokenError(InvalidTokenError):
+    description = "The access token uses an unsupported feature"
+    reason = "unsupported"
+
+
+class DisallowedAlgorithmError(InvalidTokenError):
+    description = "The access token algorithm is not allowed"
+    reason = "algorithm"
+
+
+class UntrustedIssuerError(InvalidTokenError):
+    description = "The access token issuer is not trusted"
+    reason = "issuer"
+
+
+class UnknownKeyError(InvalidTokenError):
+    description = "The access token signing key is unknown"
+    reason = "unknown_key"
+
+
+class InvalidSignatureError(InvalidTokenError):
+    description = "The access token signature is invalid"
+    reason = "signature"
+
+
+class ExpiredTokenError(InvalidTokenError):
+    description = "The access token expired"
+    reason = "expired"
+
+
+class ImmatureTokenError(InvalidTokenError):
+    description = "The access token is not valid yet"
+    reason = "not_yet_valid"
+
+
+class InvalidAudienceError(InvalidTokenError):
+    description = "The access token audience is not accepted"
+    reason = "audience"
+
+
+class InvalidClaimError(InvalidTokenError):
+    description = "The access token claims are invalid"
+    reason = "claims"
+
+
+class StaleKeysError(InvalidTokenError):
+    description = "The signing keys of the access token issuer are unavailable"
+    reason = "stale_keys"
+
+
+class InsufficientScopeError(AuthError):
+    """The token is valid but lacks what the resource requires (RFC 6750 section 3.1)."""
+
+    status_code = 403
+    error = "insufficient_scope"
+    description = "The access token lacks the required scope"
+    reason = "insufficient_scope"
+
+    def __init__(self, required: Iterable[str], missing: Iterable[str], *, what: str = "scope") -> None:
+        self.required = tuple(required)
+        self.missing = tuple(missing)
+        super().__init__(f"missing {what}: {' '.join(self.missing)}")
+
+
+class KeysUnavailableError(AuthError):
+    """The issuer's keys have never been loaded: the server cannot check any token yet."""
+
+    status_code = 503
+    error = None
+    description = "The token signing keys are not available yet"
+    reason = "keys_unavailable"

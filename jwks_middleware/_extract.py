@@ -1,0 +1,96 @@
+"""Finding the bearer token of a request: the Authorization header, and opt-in sources.
+
+RFC 6750 section 2: a token in a malformed header, or in more than one place, makes the
+request malformed (400). Another scheme (`Basic ...`) is simply no bearer credentials.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from http.cookies import CookieError, SimpleCookie
+from typing import Final
+from urllib.parse import parse_qsl
+
+from starlette.types import Scope
+
+from ._errors import InvalidRequestError
+
+__all__ = ["TokenSources"]
+
+# RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+class TokenSources:
+    """Where tokens are taken from: always the header; a cookie and a WebSocket query
+    parameter only when named. Tokens in sources that are not enabled are ignored."""
+
+    __slots__ = ("cookie_name", "websocket_query_param")
+
+    def __init__(self, *, cookie_name: str | None = None, websocket_query_param: str | None = None) -> None:
+        self.cookie_name = cookie_name
+        self.websocket_query_param = websocket_query_param
+
+    def token(self, scope: Scope) -> str | None:
+        """The request's bearer token, None when it sent none; raise InvalidRequestError."""
+        authorization: bytes | None = None
+        cookie: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                if authorization is not None:
+                    raise InvalidRequestError("more than one Authorization header")
+                authorization = value
+            elif name == b"cookie" and self.cookie_name is not None:
+                cookie = value if cookie is None else cookie + b"; " + value
+        found: list[str] = []
+        if authorization is not None:
+            token = _bearer(authorization)
+            if token is not None:
+                found.append(token)
+        if cookie is not None:
+            found.extend(_cookie(cookie, self.cookie_name))
+        if self.websocket_query_param is not None and scope["type"] == "websocket":
+            found.extend(_query(scope.get("query_string", b""), self.websocket_query_param))
+        if len(found) > 1:
+            raise InvalidRequestError("token sent in more than one place")
+        return found[0] if found else None
+
+
+def _bearer(header: bytes) -> str | None:
+    try:
+        value = header.decode("ascii")
+    except UnicodeDecodeError:
+        raise InvalidRequestError("Authorization header is not ASCII") from None
+    scheme, _, credentials = value.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None  # another scheme: no bearer credentials (RFC 6750 section 3.1)
+    credentials = credentials.strip()
+    if not credentials:
+        raise InvalidRequestError("Bearer scheme without a token")
+    if not _B64TOKEN.fullmatch(credentials):
+        raise InvalidRequestError("Bearer credentials are not a single token")
+    return credentials
+
+
+def _cookie(header: bytes, name: str | None) -> Sequence[str]:
+    cookies: SimpleCookie = SimpleCookie()
+    try:
+        cookies.load(header.decode("latin-1"))
+    except CookieError:
+        return ()
+    morsel = cookies.get(name) if name else None
+    if morsel is None or not morsel.value:
+        return ()
+    if not _B64TOKEN.fullmatch(morsel.value):
+        raise InvalidRequestError("token cookie is malformed")
+    return (morsel.value,)
+
+
+def _query(query_string: bytes, name: str) -> Sequence[str]:
+    values = [value for key, value in parse_qsl(query_string.decode("latin-1")) if key == name]
+    if len(values) > 1:
+        raise InvalidRequestError("token query parameter given more than once")
+    if values and not _B64TOKEN.fullmatch(values[0]):
+        raise InvalidRequestError("token query parameter is malformed")
+    return values

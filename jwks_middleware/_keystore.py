@@ -1,0 +1,323 @@
+"""`IssuerKeys`: one issuer's keys, kept fresh in the background and through outages.
+
+Rules (DESIGN "Secure defaults", RFC 8725 section 3.10):
+- keys are imported once per fetch into a new `KeyRing` that replaces the old one whole;
+- an empty, non-JSON, non-200, oversize or redirecting answer never replaces good keys;
+- after a failure the last good keys stay usable for `max_stale` past their freshness;
+- an unknown `kid` triggers at most one refresh per cooldown (plus one spare so a real
+  rotation gets through), shared by every waiter; when rate limited, refusal is immediate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+from cachetools import TTLCache
+
+from ._config import (
+    REFRESH_AT,
+    REFRESH_JITTER,
+    RETRY_FACTOR,
+    RETRY_INITIAL,
+    RETRY_MAX,
+    UNKNOWN_KID_CACHE_SIZE,
+    UNKNOWN_KID_TTL,
+)
+from ._errors import KeysUnavailableError, StaleKeysError, UnknownKeyError
+from ._events import Events
+from ._fetch import Fetcher, FetchError
+from ._issuer import Issuer
+from ._keyring import KeyRing
+from ._keys import SkippedKey, VerificationKey, import_key_set
+
+__all__ = ["IssuerKeys", "IssuerState"]
+
+KeysRemoved = Callable[[frozenset[VerificationKey]], None]
+
+
+@dataclass(frozen=True)
+class IssuerState:
+    """A snapshot of one issuer's key store, for health checks and the command line."""
+
+    issuer: str
+    ready: bool
+    key_ids: tuple[str | None, ...]
+    skipped: tuple[SkippedKey, ...]
+    jwks_uri: str | None
+    last_success: float | None
+    age: float | None
+    failures: int
+    last_error: str | None
+    fresh_until: float | None
+    usable_until: float | None
+
+
+class IssuerKeys:
+    """Keys of one issuer: loaded on demand or at start-up, then refreshed in the background."""
+
+    def __init__(
+        self,
+        issuer: Issuer,
+        *,
+        fetcher: Fetcher,
+        events: Events,
+        clock: Callable[[], float],
+        on_keys_removed: KeysRemoved | None = None,
+    ) -> None:
+        self.issuer = issuer
+        self._fetcher = fetcher
+        self._events = events
+        self._clock = clock
+        self._on_keys_removed = on_keys_removed
+        self._ring: KeyRing | None = None
+        self._skipped: tuple[SkippedKey, ...] = ()
+        self._jwks_uri = issuer.jwks_uri
+        self._etag: str | None = None
+        self._last_success: float | None = None
+        self._fresh_until = 0.0
+        #: Keys may be used until then; past it they are too stale to trust.
+        self.usable_until = float("inf")
+        self._failures = 0
+        self._last_error: str | None = None
+        self._next_refresh = 0.0
+        # Token bucket of on-demand refreshes: capacity 2, one more per cooldown.
+        self._allowance = 2.0
+        self._allowance_at = clock()
+        self._unknown_kids: TTLCache[str, bool] = TTLCache(
+            UNKNOWN_KID_CACHE_SIZE, UNKNOWN_KID_TTL, timer=clock
+        )
+        self._inflight: asyncio.Task[None] | None = None
+        self._background: asyncio.Task[None] | None = None
+        if issuer.static_keys is not None:
+            self._ring = KeyRing(issuer.static_keys, issuer.algorithms)
+
+    # -- the request path -------------------------------------------------------------
+
+    async def find_key(self, kid: str | None, alg: str) -> VerificationKey:
+        """The key for a token header; refreshes at most as the cooldown allows."""
+        ring = await self._usable_ring()
+        try:
+            return ring.find(kid, alg)
+        except UnknownKeyError:
+            if kid is None or kid in ring.kids or not self.issuer.fetches_keys:
+                raise
+        self._events.emit("unknown_kid", self.issuer.issuer, f"kid {kid[:64]!r}")
+        if kid in self._unknown_kids:
+            raise UnknownKeyError(f"kid {kid[:64]!r} is not in the key set (checked moments ago)")
+        if not await self._refresh_on_demand():
+            self._events.emit("refresh_cooldown", self.issuer.issuer, "unknown kid refused without a fetch")
+            raise UnknownKeyError(f"kid {kid[:64]!r} is not in the key set; refresh is cooling down")
+        ring = await self._usable_ring()
+        try:
+            return ring.find(kid, alg)
+        except UnknownKeyError:
+            self._unknown_kids[kid] = True
+            raise
+
+    async def _usable_ring(self) -> KeyRing:
+        ring = self._ring
+        if ring is not None and self._clock() <= self.usable_until:
+            return ring
+        self.ensure_background()
+        await self._refresh_on_demand()
+        ring = self._ring
+        if ring is None:
+            raise KeysUnavailableError(
+                f"keys of {self.issuer.issuer} could not be loaded: {self._last_error}"
+            )
+        if self._clock() > self.usable_until:
+            raise StaleKeysError(f"keys are older than max_stale; last error: {self._last_error}")
+        return ring
+
+    async def _refresh_on_demand(self) -> bool:
+        """Join the running refresh, or start one if the cooldown allows; False if neither."""
+        if self._inflight is None or self._inflight.done():
+            now = self._clock()
+            cooldown = self.issuer.refresh_cooldown
+            refill = (now - self._allowance_at) / cooldown if cooldown else 2.0
+            self._allowance, self._allowance_at = min(2.0, self._allowance + refill), now
+            if self._allowance < 1.0:
+                return False
+        await self.refresh()
+        return True
+
+    # -- refreshing -------------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        """Fetch the key set now, sharing a fetch already under way (single flight)."""
+        if not self.issuer.fetches_keys:
+            return
+        task = self._inflight
+        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+            self._allowance = max(0.0, self._allowance - 1.0)
+            task = self._inflight = asyncio.get_running_loop().create_task(self._fetch_and_swap())
+        # A waiter that goes away (client disconnect) must not cancel the shared fetch.
+        await asyncio.shield(task)
+
+    async def _fetch_and_swap(self) -> None:
+        issuer = self.issuer
+        try:
+            async with self._fetcher.session() as client:
+                if self._jwks_uri is None:
+                    self._jwks_uri = await self._discover(client)
+                fetched = await self._fetcher.get_json(
+                    client,
+                    self._jwks_uri,
+                    max_bytes=issuer.max_document_bytes,
+                    timeout=issuer.timeout,
+                    headers=issuer.fetch_headers,
+                    etag=self._etag if self._ring is not None else None,
+                )
+                if fetched.not_modified:
+                    self._events.emit("keys_not_modified", issuer.issuer, self._jwks_uri)
+                else:
+                    self._swap(fetched.document)
+        except (FetchError, ValueError) as error:
+            self._failed(str(error))
+            return
+        now = self._clock()
+        self._etag = fetched.etag
+        self._last_success = now
+        self._failures, self._last_error = 0, None
+        self._fresh_until = now + fetched.max_age
+        self.usable_until = self._fresh_until + issuer.max_stale
+        self._next_refresh = now + fetched.max_age * REFRESH_AT * _jitter()
+
+    async def _discover(self, client: httpx.AsyncClient) -> str:
+        """The `jwks_uri` of the first metadata document that answers for this issuer."""
+        errors = []
+        for url in self.issuer.metadata_urls:
+            try:
+                fetched = await self._fetcher.get_json(
+                    client,
+                    url,
+                    max_bytes=self.issuer.max_document_bytes,
+                    timeout=self.issuer.timeout,
+                    headers=self.issuer.fetch_headers,
+                )
+            except FetchError as error:
+                errors.append(str(error))
+                continue
+            metadata = fetched.document
+            if not isinstance(metadata, dict):
+                raise FetchError(f"{url} is not a metadata object")
+            # OpenID Connect Discovery 1.0 section 4.3 / RFC 8414 section 3.3: must match exactly.
+            if metadata.get("issuer") != self.issuer.issuer:
+                raise FetchError(f"{url} names issuer {str(metadata.get('issuer'))[:100]!r}, not this one")
+            jwks_uri = metadata.get("jwks_uri")
+            if not isinstance(jwks_uri, str):
+                raise FetchError(f"{url} has no jwks_uri")
+            return jwks_uri
+        raise FetchError("; ".join(errors))
+
+    def _swap(self, document: object) -> None:
+        issuer = self.issuer
+        imported = import_key_set(document, max_keys=issuer.max_keys)
+        for skipped in imported.skipped:
+            self._events.emit("key_skipped", issuer.issuer, f"kid {skipped.kid!r}: {skipped.reason}")
+        if not imported.keys:
+            raise FetchError("the key set holds no usable signing key")
+        old = self._ring.keys if self._ring is not None else ()
+        # Unchanged keys keep their identity, so tokens they verified stay cached.
+        kept = {_identity(key): key for key in old}
+        keys = [kept.get(_identity(key), key) for key in imported.keys]
+        removed = frozenset(old) - frozenset(keys)
+        self._ring = KeyRing(keys, issuer.algorithms)
+        self._skipped = imported.skipped
+        self._unknown_kids.clear()
+        self._events.emit("keys_fetched", issuer.issuer, f"{len(keys)} keys from {self._jwks_uri}")
+        if removed and self._on_keys_removed is not None:
+            self._on_keys_removed(removed)
+
+    def _failed(self, error: str) -> None:
+        now = self._clock()
+        self._failures += 1
+        self._last_error = error
+        if self.issuer.jwks_uri is None:
+            self._jwks_uri = None  # discover again next time: the JWKS may have moved
+        delay = min(RETRY_MAX, RETRY_INITIAL * RETRY_FACTOR ** (self._failures - 1))
+        self._next_refresh = now + delay * _jitter()
+        self._events.emit("fetch_failed", self.issuer.issuer, error)
+        if self._ring is not None:
+            kind = "stale_keys_in_use" if now <= self.usable_until else "keys_expired"
+            self._events.emit(
+                kind, self.issuer.issuer, f"last success {now - (self._last_success or now):.0f} s ago"
+            )
+
+    # -- background -------------------------------------------------------------------
+
+    def ensure_background(self) -> None:
+        """Start the refresher on the running event loop unless it runs already."""
+        if not self.issuer.fetches_keys:
+            return
+        task = self._background
+        loop = asyncio.get_running_loop()
+        if task is None or task.done() or task.get_loop() is not loop:
+            self._background = loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(max(0.0, self._next_refresh - self._clock()))
+            await self.refresh()
+
+    async def start(self) -> None:
+        """Load keys now (failures are logged, not raised) and start the background refresher."""
+        if self._ring is None:
+            await self.refresh()
+        self.ensure_background()
+
+    async def stop(self) -> None:
+        """Stop the background refresher and any fetch under way."""
+        for task in (self._background, self._inflight):
+            if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._background = self._inflight = None
+
+    def stop_soon(self) -> None:
+        """Cancel the background refresher without waiting (an evicted issuer)."""
+        task = self._background
+        if task is not None and not task.done() and not task.get_loop().is_closed():
+            task.get_loop().call_soon_threadsafe(task.cancel)
+
+    # -- state ------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        """Whether usable keys are loaded."""
+        return self._ring is not None and self._clock() <= self.usable_until
+
+    def due(self) -> bool:
+        """Whether a background refresh is due (for tests and schedulers)."""
+        return self._clock() >= self._next_refresh
+
+    def state(self) -> IssuerState:
+        now = self._clock()
+        ring = self._ring
+        return IssuerState(
+            issuer=self.issuer.issuer,
+            ready=self.ready(),
+            key_ids=tuple(key.kid for key in ring.keys) if ring else (),
+            skipped=self._skipped,
+            jwks_uri=self._jwks_uri,
+            last_success=self._last_success,
+            age=None if self._last_success is None else now - self._last_success,
+            failures=self._failures,
+            last_error=self._last_error,
+            fresh_until=self._fresh_until if self._last_success is not None else None,
+            usable_until=self.usable_until if self._last_success is not None else None,
+        )
+
+
+def _identity(key: VerificationKey) -> tuple[str | None, str, frozenset[str]]:
+    return key.kid, key.thumbprint, key.algorithms
+
+
+def _jitter() -> float:
+    # Spreads refreshes of many workers; not security sensitive.
+    return 1.0 - REFRESH_JITTER + 2 * REFRESH_JITTER * random.random()  # noqa: S311

@@ -1,0 +1,111 @@
+"""`KeyStore`: the trusted issuers and their keys, from a fixed list or a resolver."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from cachetools import LRUCache
+
+from ._config import DEFAULT_RESOLVED_ISSUERS
+from ._events import Events
+from ._fetch import Fetcher
+from ._issuer import Issuer
+from ._keystore import IssuerKeys, IssuerState, KeysRemoved
+
+__all__ = ["IssuerResolver", "KeyStore"]
+
+#: Decides whether an (unverified) `iss` value is trusted: its `Issuer`, or None.
+IssuerResolver = Callable[[str], "Issuer | None"]
+
+
+class _ResolvedIssuers(LRUCache[str, IssuerKeys]):
+    """Issuers found by a resolver; the least recently used are forgotten and stopped."""
+
+    def popitem(self) -> tuple[str, IssuerKeys]:
+        iss, keys = super().popitem()
+        keys.stop_soon()
+        return iss, keys
+
+
+class KeyStore:
+    """Keys of every trusted issuer, looked up by the token's `iss`.
+
+    With a list, only those issuers are trusted and all are preloaded by `start()`. With a
+    resolver, each new `iss` is offered to it; trusted ones are kept in a bounded LRU, so
+    random `iss` values cause no fetch and no unbounded growth.
+    """
+
+    def __init__(
+        self,
+        issuers: Iterable[Issuer] | IssuerResolver,
+        *,
+        http_client: Any = None,
+        clock: Callable[[], float],
+        events: Events,
+        on_keys_removed: KeysRemoved | None = None,
+        max_resolved_issuers: int = DEFAULT_RESOLVED_ISSUERS,
+    ) -> None:
+        self._fetcher = Fetcher(http_client)
+        self._clock = clock
+        self._events = events
+        self._on_keys_removed = on_keys_removed
+        self._resolver: IssuerResolver | None = None
+        self._fixed: dict[str, IssuerKeys] = {}
+        self._resolved = _ResolvedIssuers(max_resolved_issuers)
+        if callable(issuers):
+            self._resolver = issuers
+        else:
+            for issuer in issuers:
+                if not isinstance(issuer, Issuer):
+                    raise TypeError(f"issuers must hold Issuer objects, not {type(issuer).__name__}")
+                if issuer.issuer in self._fixed:
+                    raise ValueError(f"issuer {issuer.issuer!r} is configured twice")
+                self._fixed[issuer.issuer] = self._keys_for(issuer)
+            if not self._fixed:
+                raise ValueError("configure at least one issuer")
+
+    def _keys_for(self, issuer: Issuer) -> IssuerKeys:
+        return IssuerKeys(
+            issuer,
+            fetcher=self._fetcher,
+            events=self._events,
+            clock=self._clock,
+            on_keys_removed=self._on_keys_removed,
+        )
+
+    def lookup(self, iss: str) -> IssuerKeys | None:
+        """The keys of a trusted issuer, or None: an untrusted `iss` is never fetched."""
+        keys = self._fixed.get(iss)
+        if keys is not None or self._resolver is None:
+            return keys
+        keys = self._resolved.get(iss)
+        if keys is None:
+            issuer = self._resolver(iss)
+            if issuer is None:
+                return None
+            if issuer.issuer != iss:
+                raise ValueError("the issuer resolver returned an Issuer for another iss")
+            keys = self._resolved[iss] = self._keys_for(issuer)
+        return keys
+
+    def issuers(self) -> list[IssuerKeys]:
+        """Every issuer currently known."""
+        return [*self._fixed.values(), *self._resolved.values()]
+
+    async def start(self) -> None:
+        """Preload the keys of every configured issuer concurrently; start the refreshers."""
+        await asyncio.gather(*(keys.start() for keys in self._fixed.values()))
+
+    async def aclose(self) -> None:
+        """Stop every background refresher."""
+        await asyncio.gather(*(keys.stop() for keys in self.issuers()))
+
+    def ready(self) -> bool:
+        """True when every configured issuer has usable keys (for readiness probes)."""
+        return all(keys.ready() for keys in self.issuers())
+
+    def states(self) -> list[IssuerState]:
+        """A snapshot of every issuer's keys: counts, ages, failures, last error."""
+        return [keys.state() for keys in self.issuers()]

@@ -1,0 +1,121 @@
+"""Strict parsing of a compact JWS (RFC 7515 section 7.1) before anything is trusted.
+
+Parsing is done once per new token; the verifier then works on the decoded parts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ._errors import DisallowedAlgorithmError, MalformedTokenError, UnsupportedTokenError
+
+__all__ = ["UnverifiedToken", "loads_strict", "parse_token"]
+
+_BASE64URL: Final = re.compile(r"[A-Za-z0-9_-]+")
+_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# Header parameters that point at keys elsewhere or carry one: never followed or trusted
+# (RFC 8725 section 3.10 and section 2.4 "key substitution").
+_KEY_REFERENCES: Final = ("jku", "x5u", "jwk")
+
+
+@dataclass(frozen=True)
+class UnverifiedToken:
+    """The decoded parts of a compact JWS; nothing in it is trusted yet."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+    def __repr__(self) -> str:
+        return f"UnverifiedToken(alg={self.header.get('alg')!r}, kid={self.header.get('kid')!r})"
+
+
+def parse_token(token: str, *, max_bytes: int) -> UnverifiedToken:
+    """Split and decode a compact JWS, refusing anything malformed or unsupported."""
+    if len(token) > max_bytes:
+        raise MalformedTokenError(f"token of {len(token)} bytes is larger than {max_bytes}")
+    if not token.isascii():
+        raise MalformedTokenError("token holds non-ASCII characters")
+    parts = token.split(".")
+    if len(parts) == 5:
+        raise UnsupportedTokenError("encrypted tokens (JWE, 5 parts) are not supported")
+    if len(parts) != 3:
+        raise MalformedTokenError(f"a compact JWS has 3 parts, this token has {len(parts)}")
+    header_part, payload_part, signature_part = parts
+    header = _json_object(_b64decode(header_part, "header"), "header")
+    check_header(header)
+    claims = _json_object(_b64decode(payload_part, "payload"), "payload")
+    signature = _b64decode(signature_part, "signature")
+    return UnverifiedToken(header, claims, f"{header_part}.{payload_part}".encode("ascii"), signature)
+
+
+def check_header(header: dict[str, Any]) -> None:
+    """Refuse header parameters this verifier does not or must not act upon."""
+    alg = header.get("alg")
+    if not isinstance(alg, str):
+        raise MalformedTokenError("header has no 'alg' string")
+    if alg.lower() == "none":  # RFC 8725 section 3.2
+        raise DisallowedAlgorithmError("unsigned tokens (alg 'none') are never accepted")
+    if "crit" in header:  # RFC 7515 section 4.1.11: no extension is understood here
+        raise UnsupportedTokenError("header lists critical extensions ('crit'), none of which are supported")
+    if "b64" in header:  # RFC 7797: unencoded payloads are not access tokens
+        raise UnsupportedTokenError("header parameter 'b64' (RFC 7797) is not supported")
+    for name in _KEY_REFERENCES:
+        if name in header:
+            raise UnsupportedTokenError(f"header parameter {name!r} is never followed or trusted")
+    for name in ("kid", "typ", "cty"):
+        if name in header and not isinstance(header[name], str):
+            raise MalformedTokenError(f"header parameter {name!r} is not a string")
+
+
+def loads_strict(data: bytes) -> Any:
+    """Parse JSON as JOSE requires: UTF-8 only, no duplicate member names, no NaN/Infinity."""
+    try:
+        return _DECODER.decode(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise ValueError(f"invalid JSON: {error}") from None
+
+
+def _b64decode(part: str, what: str) -> bytes:
+    """Decode unpadded base64url strictly (RFC 7515 section 2): no padding, no stray bits."""
+    remainder = len(part) % 4
+    if not _BASE64URL.fullmatch(part) or remainder == 1:
+        raise MalformedTokenError(f"{what} is not base64url")
+    if remainder and _ALPHABET.index(part[-1]) & (0x0F if remainder == 2 else 0x03):
+        raise MalformedTokenError(f"{what} is not canonical base64url")
+    try:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    except binascii.Error:  # pragma: no cover - excluded by the checks above
+        raise MalformedTokenError(f"{what} is not base64url") from None
+
+
+def _json_object(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = loads_strict(data)
+    except ValueError as error:
+        raise MalformedTokenError(f"{what} is not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise MalformedTokenError(f"{what} is not a JSON object")
+    return value
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 7515 section 5.2 and RFC 8725 section 3.11: duplicate member names are refused,
+    # since parsers disagree on which one wins.
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate member name")
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER: Final = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_no_constant)
