@@ -1,0 +1,757 @@
+"""The testing kit: `LocalIssuer` minting, documents, serving, faults, rotation, pytest plugin."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from typing import Any, cast
+
+import anyio
+import httpx
+import pytest
+from joserfc import jwt
+from joserfc.errors import (
+    BadSignatureError,
+    ExpiredTokenError,
+    InvalidClaimError,
+    InvalidKeyIdError,
+    JoseError,
+    SecurityWarning,
+)
+from joserfc.jwk import KeySet, RSAKey
+
+from jwks_middleware._config import DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_KEYS
+from jwks_middleware._issuer import Issuer
+from jwks_middleware.testing import (
+    DEFAULT_AUDIENCE,
+    DEFAULT_ISSUER_URL,
+    WRONG_AUDIENCE,
+    LocalIssuer,
+)
+
+NOW = 1_700_000_000
+PUBLIC_MEMBERS = {"kty", "use", "alg", "kid", "n", "e", "crv", "x", "y"}
+KEY_SHAPES = {
+    "RS256": ("RSA", None),
+    "PS256": ("RSA", None),
+    "ES256": ("EC", "P-256"),
+    "ES384": ("EC", "P-384"),
+    "ES256K": ("EC", "secp256k1"),
+    "EdDSA": ("OKP", "Ed25519"),
+    "Ed448": ("OKP", "Ed448"),
+}
+
+
+def decode(issuer: LocalIssuer, token: str, jwks: dict[str, Any] | None = None) -> jwt.Token:
+    """Verify a token's signature with joserfc against the issuer's published keys."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecurityWarning)  # "EdDSA" is deprecated by RFC 9864
+        return jwt.decode(token, key_set(jwks or issuer.jwks()), algorithms=[issuer.algorithm])
+
+
+def key_set(jwks: dict[str, Any]) -> KeySet:
+    key_set: KeySet = KeySet.import_key_set(cast(Any, jwks))
+    return key_set
+
+
+def segments(token: str) -> tuple[bytes, bytes, bytes]:
+    header, payload, signature = (
+        base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)) for part in token.split(".")
+    )
+    return header, payload, signature
+
+
+@pytest.fixture(scope="module")
+def issuer() -> LocalIssuer:
+    """An unserved issuer with a fixed clock (RSA key generation is the slow part: share it)."""
+    return LocalIssuer(clock=lambda: NOW)
+
+
+@pytest.fixture
+def served() -> Iterator[LocalIssuer]:
+    with LocalIssuer.serve(algorithm="ES256") as issuer:
+        yield issuer
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=5) as client:
+        yield client
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+# -- minting -------------------------------------------------------------------------------------
+
+
+def test_issue_sets_the_standard_claims(issuer: LocalIssuer) -> None:
+    claims = decode(issuer, issuer.issue()).claims
+    assert claims["iss"] == DEFAULT_ISSUER_URL
+    assert claims["sub"] == "user-123"
+    assert claims["aud"] == DEFAULT_AUDIENCE
+    assert claims["iat"] == NOW
+    assert claims["exp"] == NOW + 300
+    assert set(claims) == {"iss", "sub", "aud", "iat", "exp", "jti"}
+
+
+def test_each_token_gets_a_fresh_jti(issuer: LocalIssuer) -> None:
+    assert decode(issuer, issuer.issue()).claims["jti"] != decode(issuer, issuer.issue()).claims["jti"]
+
+
+def test_issue_header_names_alg_typ_and_current_kid(issuer: LocalIssuer) -> None:
+    assert decode(issuer, issuer.issue()).header == {"alg": "RS256", "typ": "JWT", "kid": issuer.kid}
+
+
+def test_scopes_become_a_space_separated_scope_claim(issuer: LocalIssuer) -> None:
+    assert decode(issuer, issuer.issue(scopes=["read:items", "write:items"])).claims["scope"] == (
+        "read:items write:items"
+    )
+
+
+def test_scopes_given_as_one_string_are_refused(issuer: LocalIssuer) -> None:
+    with pytest.raises(TypeError, match="list of scope names"):
+        issuer.issue(scopes="read:items")
+
+
+@pytest.mark.parametrize("audience", ["https://other.example.test", ["https://a.example.test", "b"]])
+def test_audience_can_be_overridden(issuer: LocalIssuer, audience: str | list[str]) -> None:
+    assert decode(issuer, issuer.issue(audience=audience)).claims["aud"] == audience
+
+
+def test_issued_at_and_expires_in_date_the_token(issuer: LocalIssuer) -> None:
+    claims = decode(issuer, issuer.issue(issued_at=NOW - 50, expires_in=10)).claims
+    assert (claims["iat"], claims["exp"]) == (NOW - 50, NOW - 40)
+
+
+def test_extra_claims_are_added_and_override(issuer: LocalIssuer) -> None:
+    token = issuer.issue(sub="svc", permissions=["a"], iss="https://evil.test", nbf=NOW)
+    claims = decode(issuer, token).claims
+    assert claims["sub"] == "svc"
+    assert claims["permissions"] == ["a"]
+    assert claims["iss"] == "https://evil.test"
+    assert claims["nbf"] == NOW
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "aud", "iss", "jti"])
+def test_a_claim_given_as_none_is_left_out(issuer: LocalIssuer, claim: str) -> None:
+    removed: dict[str, Any] = {claim: None}
+    assert claim not in decode(issuer, issuer.issue(**removed)).claims
+
+
+def test_sub_none_is_left_out(issuer: LocalIssuer) -> None:
+    assert "sub" not in decode(issuer, issuer.issue(sub=None)).claims
+
+
+def test_headers_add_replace_and_remove_members(issuer: LocalIssuer) -> None:
+    token = issuer.issue(headers={"typ": "at+jwt", "jku": "https://evil.test/jwks", "x-extra": 1})
+    header = json.loads(segments(token)[0])
+    assert header == {
+        "alg": "RS256",
+        "typ": "at+jwt",
+        "kid": issuer.kid,
+        "jku": "https://evil.test/jwks",
+        "x-extra": 1,
+    }
+    assert "typ" not in json.loads(segments(issuer.issue(headers={"typ": None}))[0])
+
+
+def test_a_header_alg_override_does_not_change_the_signing_algorithm(issuer: LocalIssuer) -> None:
+    token = issuer.issue(headers={"alg": "HS256"})
+    assert json.loads(segments(token)[0])["alg"] == "HS256"
+    signature = token.split(".")[2]
+    rs256 = issuer.sign(json.loads(segments(token)[1]), header=json.loads(segments(token)[0]))
+    assert rs256.split(".")[2] == signature  # RSASSA-PKCS1-v1_5 is deterministic
+
+
+def test_kid_none_signs_with_the_current_key_and_sends_no_kid(issuer: LocalIssuer) -> None:
+    token = issuer.issue(kid=None)
+    assert "kid" not in json.loads(segments(token)[0])
+    key = key_set(issuer.jwks()).keys[0]
+    assert jwt.decode(token, key, algorithms=["RS256"]).claims["sub"] == "user-123"
+
+
+def test_kid_of_a_key_never_made_is_refused(issuer: LocalIssuer) -> None:
+    with pytest.raises(ValueError, match="no key with kid"):
+        issuer.issue(kid="nope")
+
+
+def test_sign_uses_header_and_payload_bytes_verbatim(issuer: LocalIssuer) -> None:
+    header = b'{"alg":"RS256","kid":"%s","kid":"other"}' % issuer.kid.encode()
+    payload = b'{"sub":"a","sub":"b"}'
+    token = issuer.sign(payload, header=header)
+    assert segments(token)[:2] == (header, payload)
+    key = key_set(issuer.jwks()).keys[0]
+    assert jwt.decode(issuer.sign({"sub": "x", "exp": NOW}), key, algorithms=["RS256"]).header == {
+        "alg": "RS256",
+        "typ": "JWT",
+        "kid": issuer.kid,
+    }
+
+
+@pytest.mark.parametrize("algorithm", sorted(KEY_SHAPES))
+def test_every_algorithm_signs_tokens_its_jwks_verifies(algorithm: str) -> None:
+    issuer = LocalIssuer(algorithm=algorithm)
+    token = decode(issuer, issuer.issue())
+    assert token.header["alg"] == algorithm
+    (key,) = issuer.jwks()["keys"]
+    assert (key["kty"], key.get("crv")) == KEY_SHAPES[algorithm]
+    assert (key["alg"], key["use"], key["kid"]) == (algorithm, "sig", issuer.kid)
+
+
+def test_unsupported_algorithm_is_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported algorithm"):
+        LocalIssuer(algorithm="HS256")
+
+
+@pytest.mark.parametrize("url", ["issuer.example.test", "ftp://x.test", "https://x.test/?q=1"])
+def test_an_issuer_url_that_is_not_http_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="http"):
+        LocalIssuer(url, algorithm="ES256")
+
+
+# -- tokens that must be refused -------------------------------------------------------------------
+
+
+def test_expired_token_expired_ten_minutes_ago(issuer: LocalIssuer) -> None:
+    token = decode(issuer, issuer.expired_token())
+    assert token.claims["exp"] == NOW - 600
+    with pytest.raises(ExpiredTokenError):
+        jwt.JWTClaimsRegistry(now=NOW, leeway=60, exp={"essential": True}).validate(token.claims)
+
+
+def test_wrong_audience_token_is_for_another_api(issuer: LocalIssuer) -> None:
+    token = decode(issuer, issuer.wrong_audience_token())
+    assert token.claims["aud"] == WRONG_AUDIENCE
+    registry = jwt.JWTClaimsRegistry(now=NOW, aud={"essential": True, "value": DEFAULT_AUDIENCE})
+    with pytest.raises(InvalidClaimError):
+        registry.validate(token.claims)
+
+
+def test_wrong_key_token_names_the_current_kid_but_has_a_bad_signature(issuer: LocalIssuer) -> None:
+    token = issuer.wrong_key_token(scopes=["admin"])
+    assert json.loads(segments(token)[0])["kid"] == issuer.kid
+    with pytest.raises(BadSignatureError):
+        decode(issuer, token)
+
+
+def test_unknown_kid_token_is_signed_by_an_unpublished_key(issuer: LocalIssuer) -> None:
+    token = issuer.unknown_kid_token()
+    kid = json.loads(segments(token)[0])["kid"]
+    assert kid not in issuer.published_kids
+    with pytest.raises(InvalidKeyIdError):
+        decode(issuer, token)
+    # it is a genuine signature, by a key the issuer holds but never published
+    assert issuer.wrong_key_token().split(".")[2] != issuer.unknown_kid_token().split(".")[2]
+
+
+def test_unsigned_token_says_alg_none_and_has_no_signature(issuer: LocalIssuer) -> None:
+    token = issuer.unsigned_token()
+    header, payload, signature = segments(token)
+    assert json.loads(header) == {"alg": "none", "typ": "JWT"}
+    assert json.loads(payload)["iss"] == issuer.url
+    assert signature == b""
+    with pytest.raises(JoseError):
+        decode(issuer, token)
+
+
+# -- documents -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256", "EdDSA"])
+def test_jwks_holds_no_private_members(algorithm: str) -> None:
+    issuer = LocalIssuer(algorithm=algorithm)
+    issuer.rotate()
+    for key in issuer.jwks()["keys"]:
+        assert set(key) <= PUBLIC_MEMBERS
+        assert not {"d", "p", "q", "dp", "dq", "qi"} & set(key)
+
+
+def test_jwks_is_a_copy(issuer: LocalIssuer) -> None:
+    issuer.jwks()["keys"][0]["kid"] = "changed"
+    assert issuer.jwks()["keys"][0]["kid"] == issuer.kid
+
+
+def test_public_key_pem_verifies_the_tokens(issuer: LocalIssuer) -> None:
+    pem = issuer.public_key_pem()
+    assert pem.startswith("-----BEGIN PUBLIC KEY-----")
+    assert "PRIVATE" not in pem
+    key = RSAKey.import_key(pem)
+    assert jwt.decode(issuer.issue(), key, algorithms=["RS256"]).claims["sub"] == "user-123"
+
+
+def test_metadata_is_an_openid_discovery_document(issuer: LocalIssuer) -> None:
+    metadata = issuer.metadata()
+    assert metadata["issuer"] == DEFAULT_ISSUER_URL
+    assert metadata["jwks_uri"] == f"{DEFAULT_ISSUER_URL}/.well-known/jwks.json"
+    assert metadata["token_endpoint"] == f"{DEFAULT_ISSUER_URL}/token"
+    assert metadata["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert {"authorization_endpoint", "response_types_supported", "subject_types_supported"} <= set(metadata)
+
+
+def test_urls_keep_the_issuer_exactly_and_build_endpoints_without_double_slashes() -> None:
+    issuer = LocalIssuer("https://tenant.example.test/oauth2/default/", algorithm="ES256")
+    assert issuer.url == "https://tenant.example.test/oauth2/default/"
+    assert issuer.jwks_uri == "https://tenant.example.test/oauth2/default/.well-known/jwks.json"
+    assert (
+        issuer.discovery_url == "https://tenant.example.test/oauth2/default/.well-known/openid-configuration"
+    )
+    assert issuer.oauth_metadata_url == (
+        "https://tenant.example.test/.well-known/oauth-authorization-server/oauth2/default"
+    )
+    assert decode(issuer, issuer.issue()).claims["iss"] == issuer.url
+
+
+def test_urls_match_where_an_issuer_config_looks_for_metadata() -> None:
+    issuer = LocalIssuer("https://tenant.example.test/realms/x", algorithm="ES256")
+    assert issuer.config().metadata_urls == (issuer.discovery_url, issuer.oauth_metadata_url)
+
+
+def test_config_trusts_this_issuer_with_its_audience(issuer: LocalIssuer) -> None:
+    config = issuer.config()
+    assert isinstance(config, Issuer)
+    assert (config.issuer, config.audiences) == (issuer.url, frozenset({issuer.audience}))
+
+
+def test_config_passes_options_through(issuer: LocalIssuer) -> None:
+    config = issuer.config(jwks=issuer.jwks(), audience=["a", "b"], leeway=5)
+    assert config.static_keys is not None
+    assert [key.kid for key in config.static_keys] == [issuer.kid]
+    assert (config.audiences, config.leeway) == (frozenset({"a", "b"}), 5)
+
+
+def test_repr_shows_no_key_material(issuer: LocalIssuer) -> None:
+    assert repr(issuer) == f"LocalIssuer({DEFAULT_ISSUER_URL!r}, algorithm='RS256', kid={issuer.kid!r})"
+
+
+# -- rotation --------------------------------------------------------------------------------------
+
+
+def test_rotation_sequence_publishes_switches_and_retires() -> None:
+    issuer = LocalIssuer(algorithm="ES256")
+    old = issuer.kid
+
+    new = issuer.publish_next_key()
+    assert issuer.published_kids == (old, new)
+    assert issuer.kid == old
+    assert decode(issuer, issuer.issue()).header["kid"] == old
+
+    issuer.switch_signer()
+    assert issuer.kid == new
+    assert decode(issuer, issuer.issue()).header["kid"] == new
+    assert decode(issuer, issuer.issue(kid=old)).header["kid"] == old  # old tokens still verify
+
+    issuer.retire_old_keys()
+    assert list(issuer.published_kids) == [new]
+    assert [key["kid"] for key in issuer.jwks()["keys"]] == [new]
+    with pytest.raises(InvalidKeyIdError):
+        decode(issuer, issuer.issue(kid=old))  # a retired key can still sign, and is refused
+
+
+def test_rotate_switches_to_a_new_key_and_keeps_the_old_one_published() -> None:
+    issuer = LocalIssuer(algorithm="ES256")
+    old = issuer.kid
+    new = issuer.rotate()
+    assert new != old
+    assert issuer.kid == new
+    assert issuer.published_kids == (old, new)
+
+
+# -- the real server -------------------------------------------------------------------------------
+
+
+def test_serve_runs_on_a_random_loopback_port(served: LocalIssuer, client: httpx.Client) -> None:
+    assert served.url.startswith("http://127.0.0.1:")
+    assert served.serving
+    assert client.get(served.discovery_url).json() == served.metadata()
+    assert client.get(served.jwks_uri).json() == served.jwks()
+    assert client.get(served.oauth_metadata_url).json() == served.metadata()
+    assert decode(served, served.issue()).claims["iss"] == served.url
+
+
+def test_jwks_carries_cache_control_and_etag(served: LocalIssuer, client: httpx.Client) -> None:
+    response = client.get(served.jwks_uri)
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "public, max-age=900"
+    etag = response.headers["etag"]
+    assert etag[0] == etag[-1] == '"'
+    assert client.get(served.jwks_uri).headers["etag"] == etag
+
+    served.cache_max_age = 60
+    assert client.get(served.jwks_uri).headers["cache-control"] == "public, max-age=60"
+    served.cache_max_age = None
+    assert "cache-control" not in client.get(served.jwks_uri).headers
+
+
+@pytest.mark.parametrize("if_none_match", ["{etag}", "W/{etag}", '"other", {etag}', "*"])
+def test_a_matching_if_none_match_gets_304_without_body(
+    served: LocalIssuer, client: httpx.Client, if_none_match: str
+) -> None:
+    etag = client.get(served.jwks_uri).headers["etag"]
+    response = client.get(served.jwks_uri, headers={"If-None-Match": if_none_match.format(etag=etag)})
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response.headers["etag"] == etag
+    assert response.headers["cache-control"] == "public, max-age=900"
+
+
+def test_the_etag_changes_when_the_keys_change(served: LocalIssuer, client: httpx.Client) -> None:
+    etag = client.get(served.jwks_uri).headers["etag"]
+    served.publish_next_key()
+    response = client.get(served.jwks_uri, headers={"If-None-Match": etag})
+    assert response.status_code == 200
+    assert response.headers["etag"] != etag
+    assert len(response.json()["keys"]) == 2
+
+
+def test_rotation_is_visible_on_the_server(served: LocalIssuer, client: httpx.Client) -> None:
+    old, new = served.kid, served.rotate()
+    assert [key["kid"] for key in client.get(served.jwks_uri).json()["keys"]] == [old, new]
+    served.retire_old_keys()
+    assert [key["kid"] for key in client.get(served.jwks_uri).json()["keys"]] == [new]
+
+
+def test_requests_are_counted_by_path_and_can_be_reset(served: LocalIssuer, client: httpx.Client) -> None:
+    client.get(served.jwks_uri, headers={"User-Agent": "probe"})
+    client.get(served.jwks_uri + "?x=1")
+    client.get(served.discovery_url)
+    client.get(f"{served.url}/missing")
+    assert served.requests["/.well-known/jwks.json"] == 2
+    assert served.requests["/.well-known/openid-configuration"] == 1
+    assert served.requests["/.well-known/oauth-authorization-server"] == 0
+    assert served.requests.total() == 4
+    first = served.request_log[0]
+    assert (first.method, first.path, first.query, first.headers["user-agent"]) == (
+        "GET",
+        "/.well-known/jwks.json",
+        "",
+        "probe",
+    )
+    assert served.request_log[1].query == "x=1"
+    served.reset_counts()
+    assert served.requests.total() == 0
+    assert served.request_log == ()
+
+
+def test_wait_for_requests_returns_once_enough_arrived(served: LocalIssuer, client: httpx.Client) -> None:
+    assert not served.wait_for_requests(1, timeout=0)
+    client.get(served.jwks_uri)
+    assert served.wait_for_requests(1, path=served.jwks_uri, timeout=0)
+    assert not served.wait_for_requests(1, path=served.discovery_url, timeout=0)
+    assert served.wait_for_requests(1, timeout=0)
+
+
+def test_unknown_paths_get_404_and_other_methods_405(served: LocalIssuer, client: httpx.Client) -> None:
+    assert client.get(f"{served.url}/token").status_code == 404
+    response = client.post(served.jwks_uri, content=b"{}")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
+
+
+def test_head_gets_the_headers_without_the_body(served: LocalIssuer, client: httpx.Client) -> None:
+    response = client.head(served.jwks_uri)
+    assert response.status_code == 200
+    assert response.content == b""
+    assert int(response.headers["content-length"]) == len(client.get(served.jwks_uri).content)
+
+
+def test_discovery_can_be_turned_off_to_test_the_rfc8414_fallback(
+    served: LocalIssuer, client: httpx.Client
+) -> None:
+    served.serve_discovery = False
+    assert client.get(served.discovery_url).status_code == 404
+    assert client.get(served.oauth_metadata_url).json() == served.metadata()
+    served.serve_discovery, served.serve_oauth_metadata = True, False
+    assert client.get(served.discovery_url).status_code == 200
+    assert client.get(served.oauth_metadata_url).status_code == 404
+
+
+def test_serve_with_a_path_puts_the_issuer_below_it(client: httpx.Client) -> None:
+    with LocalIssuer.serve(algorithm="ES256", path="/oauth2/default") as issuer:
+        assert issuer.url.endswith("/oauth2/default")
+        assert client.get(issuer.discovery_url).json()["issuer"] == issuer.url
+        assert issuer.oauth_metadata_url.endswith("/.well-known/oauth-authorization-server/oauth2/default")
+        assert client.get(issuer.oauth_metadata_url).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"host": "0.0.0.0"}, "loopback"),
+        ({"host": "::"}, "loopback"),
+        ({"host": "issuer.example.test"}, "loopback"),
+        ({"path": "x/"}, "path"),
+        ({"algorithm": "HS256"}, "unsupported algorithm"),  # after the port is bound: closed again
+    ],
+)
+def test_serve_refuses_unsafe_options(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message), LocalIssuer.serve(**options):
+        pass  # pragma: no cover
+
+
+def test_serve_on_localhost_uses_the_name_in_the_url(client: httpx.Client) -> None:
+    with LocalIssuer.serve(algorithm="ES256", host="localhost") as issuer:
+        assert issuer.url.startswith("http://localhost:")
+        assert client.get(issuer.jwks_uri).json() == issuer.jwks()
+
+
+def test_an_unserved_issuer_cannot_start_or_stop(issuer: LocalIssuer) -> None:
+    assert not issuer.serving
+    with pytest.raises(RuntimeError, match="serve"):
+        issuer.start()
+    with pytest.raises(RuntimeError, match="serve"):
+        issuer.stop()
+
+
+# -- faults ----------------------------------------------------------------------------------------
+
+
+def test_fail_with_answers_every_request_until_recover(served: LocalIssuer, client: httpx.Client) -> None:
+    served.fail_with(503, b"down for maintenance", headers={"Retry-After": "120"})
+    for url in (served.jwks_uri, served.discovery_url):
+        response = client.get(url)
+        assert (response.status_code, response.content) == (503, b"down for maintenance")
+        assert response.headers["retry-after"] == "120"
+        assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    served.recover()
+    assert client.get(served.jwks_uri).json() == served.jwks()
+
+
+def test_a_fault_can_be_limited_to_one_path_and_a_number_of_requests(
+    served: LocalIssuer, client: httpx.Client
+) -> None:
+    served.fail_with(500, "oops", path=served.jwks_uri, times=2)
+    assert client.get(served.discovery_url).status_code == 200
+    assert [client.get(served.jwks_uri).text for _ in range(2)] == ["oops", "oops"]
+    assert client.get(served.jwks_uri).status_code == 200
+
+
+def test_a_path_fault_takes_precedence_over_a_global_one(served: LocalIssuer, client: httpx.Client) -> None:
+    served.fail_with(500)
+    served.fail_with(404, path="/.well-known/jwks.json")
+    assert client.get(served.jwks_uri).status_code == 404
+    assert client.get(served.discovery_url).status_code == 500
+
+
+@pytest.mark.parametrize(("options", "message"), [({"delay": -1}, "delay"), ({"times": 0}, "times")])
+def test_impossible_faults_are_refused(served: LocalIssuer, options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        served.fail_with(500, **options)
+
+
+def test_serve_garbage_answers_200_with_a_body_that_is_not_json(
+    served: LocalIssuer, client: httpx.Client
+) -> None:
+    served.serve_garbage(path=served.jwks_uri)
+    response = client.get(served.jwks_uri)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    with pytest.raises(json.JSONDecodeError):
+        response.json()
+
+
+def test_serve_jwks_replaces_the_key_set_with_caching_headers(
+    served: LocalIssuer, client: httpx.Client
+) -> None:
+    served.serve_jwks({"keys": []})
+    response = client.get(served.jwks_uri)
+    assert response.json() == {"keys": []}
+    assert "etag" in response.headers
+    served.serve_jwks(b'{"keys": "not a list"}')
+    assert client.get(served.jwks_uri).content == b'{"keys": "not a list"}'
+    served.serve_jwks('{"keys": [{"kty": "RSA"}]}')
+    assert client.get(served.jwks_uri).content == b'{"keys": [{"kty": "RSA"}]}'
+    served.serve_jwks(None)
+    assert client.get(served.jwks_uri).json() == served.jwks()
+
+
+def test_serve_metadata_replaces_the_discovery_documents(served: LocalIssuer, client: httpx.Client) -> None:
+    served.serve_metadata({**served.metadata(), "issuer": "https://impostor.test"})
+    assert client.get(served.discovery_url).json()["issuer"] == "https://impostor.test"
+    assert client.get(served.oauth_metadata_url).json()["issuer"] == "https://impostor.test"
+    served.recover()
+    assert client.get(served.discovery_url).json()["issuer"] == served.url
+
+
+def test_oversized_jwks_is_larger_than_the_fetch_limits(served: LocalIssuer, client: httpx.Client) -> None:
+    served.serve_jwks(served.oversized_jwks())
+    response = client.get(served.jwks_uri)
+    assert len(response.content) >= 1024 * 1024 > DEFAULT_MAX_DOCUMENT_BYTES
+    keys = response.json()["keys"]
+    assert len(keys) > DEFAULT_MAX_KEYS
+    assert keys[0] == served.jwks()["keys"][0]
+    assert len({key["kid"] for key in keys}) == len(keys)
+
+
+def test_redirect_answers_with_a_location(served: LocalIssuer, client: httpx.Client) -> None:
+    served.redirect("https://elsewhere.example.test/jwks.json", path=served.jwks_uri)
+    response = client.get(served.jwks_uri)
+    assert response.status_code == 302
+    assert response.headers["location"] == "https://elsewhere.example.test/jwks.json"
+    assert served.requests.total() == 1
+
+
+def test_slow_down_delays_the_answer_past_a_client_timeout(served: LocalIssuer) -> None:
+    served.slow_down(30, path=served.jwks_uri, times=1)
+    with httpx.Client(timeout=httpx.Timeout(0.2)) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            client.get(served.jwks_uri)
+        assert client.get(served.jwks_uri).status_code == 200  # the slow answer was a one-off
+
+
+def test_fail_with_delay_is_slow_then_fails(served: LocalIssuer) -> None:
+    served.fail_with(500, delay=30)
+    with httpx.Client(timeout=httpx.Timeout(0.2)) as client, pytest.raises(httpx.ReadTimeout):
+        client.get(served.discovery_url)
+
+
+def test_stop_cuts_a_slow_answer_short(served: LocalIssuer) -> None:
+    served.slow_down(60)
+    outcome: list[BaseException] = []
+
+    def fetch() -> None:
+        try:
+            httpx.get(served.jwks_uri, timeout=30)
+        except httpx.HTTPError as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=fetch)
+    thread.start()
+    assert served.wait_for_requests(1)
+    started = time.monotonic()
+    served.stop()
+    thread.join(10)
+    assert time.monotonic() - started < 5
+    assert not thread.is_alive()
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], httpx.RemoteProtocolError)
+
+
+def test_stop_refuses_connections_until_start_on_the_same_port(
+    served: LocalIssuer, client: httpx.Client
+) -> None:
+    url = served.jwks_uri
+    assert client.get(url).status_code == 200  # leaves an idle keep-alive connection
+    served.stop()
+    assert not served.serving
+    with pytest.raises(httpx.ConnectError):
+        client.get(url)
+    served.stop()  # stopping twice is harmless
+    served.start()
+    served.start()  # so is starting twice
+    assert served.jwks_uri == url
+    assert client.get(url).status_code == 200
+
+
+def test_serve_leaves_no_thread_behind(client: httpx.Client) -> None:
+    before = set(threading.enumerate())
+    with LocalIssuer.serve(algorithm="ES256") as issuer:
+        client.get(issuer.jwks_uri)  # an idle keep-alive connection stays open
+        served_threads = set(threading.enumerate()) - before
+        assert served_threads
+    assert not any(thread.is_alive() for thread in served_threads)
+
+
+def test_serve_stops_when_the_block_raises() -> None:
+    with pytest.raises(KeyError), LocalIssuer.serve(algorithm="ES256") as issuer:
+        raise KeyError
+    assert not issuer.serving
+
+
+# -- the ASGI app ----------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_asgi_app_serves_the_same_documents_and_faults() -> None:
+    issuer = LocalIssuer(algorithm="ES256")
+    transport = httpx.ASGITransport(app=issuer.asgi_app())
+    async with httpx.AsyncClient(transport=transport) as client:
+        response = await client.get(issuer.jwks_uri)
+        assert response.json() == issuer.jwks()
+        assert response.headers["cache-control"] == "public, max-age=900"
+        etag = response.headers["etag"]
+        not_modified = await client.get(issuer.jwks_uri, headers={"If-None-Match": etag})
+        assert (not_modified.status_code, not_modified.content) == (304, b"")
+        assert (await client.get(issuer.discovery_url)).json() == issuer.metadata()
+        head = await client.head(issuer.jwks_uri)
+        assert (head.content, head.headers["content-length"]) == (b"", str(len(response.content)))
+
+        issuer.fail_with(502, b"bad gateway", times=1)
+        failed = await client.get(issuer.jwks_uri)
+        assert (failed.status_code, failed.content) == (502, b"bad gateway")
+        issuer.serve_discovery = False
+        assert (await client.get(issuer.discovery_url)).status_code == 404
+        issuer.redirect("https://elsewhere.test/")
+        assert (await client.get(issuer.jwks_uri)).headers["location"] == "https://elsewhere.test/"
+    assert issuer.requests["/.well-known/jwks.json"] == 5
+    assert issuer.requests.total() == 7
+
+
+@pytest.mark.anyio
+async def test_asgi_app_delays_slow_answers() -> None:
+    issuer = LocalIssuer(algorithm="ES256")
+    async with issuer.http_client() as client:
+        issuer.slow_down(30, times=1)
+        with anyio.move_on_after(0.1) as scope:
+            await client.get(issuer.jwks_uri)
+        assert scope.cancelled_caught
+        assert (await client.get(issuer.jwks_uri)).status_code == 200
+
+
+@pytest.mark.anyio
+async def test_http_client_answers_from_the_asgi_app() -> None:
+    issuer = LocalIssuer("https://idp.example.test/tenant", algorithm="ES256")
+    async with issuer.http_client() as client:
+        assert (await client.get(issuer.discovery_url)).json()["jwks_uri"] == issuer.jwks_uri
+        assert (await client.get(issuer.jwks_uri)).json() == issuer.jwks()
+    assert issuer.request_log[0].path == "/tenant/.well-known/openid-configuration"
+
+
+# -- the pytest plugin -----------------------------------------------------------------------------
+
+
+def test_the_plugin_is_registered_by_its_entry_point(request: pytest.FixtureRequest) -> None:
+    assert request.config.pluginmanager.hasplugin("jwks_middleware")
+
+
+def test_local_issuer_fixture_is_a_running_server(local_issuer: LocalIssuer, client: httpx.Client) -> None:
+    assert local_issuer.serving
+    assert local_issuer.algorithm == "RS256"
+    assert client.get(local_issuer.discovery_url).json()["issuer"] == local_issuer.url
+
+
+def test_local_issuer_config_fixture_trusts_the_local_issuer(
+    local_issuer: LocalIssuer, local_issuer_config: Issuer
+) -> None:
+    assert local_issuer_config.issuer == local_issuer.url
+    assert local_issuer_config.audiences == frozenset({local_issuer.audience})
+    assert local_issuer_config.metadata_urls[0] == local_issuer.discovery_url
+
+
+@pytest.mark.parametrize(
+    ("local_issuer", "algorithm", "suffix"),
+    [("ES256", "ES256", ""), ({"algorithm": "EdDSA", "path": "/tenant"}, "EdDSA", "/tenant")],
+    indirect=["local_issuer"],
+)
+def test_local_issuer_can_be_parametrized(local_issuer: LocalIssuer, algorithm: str, suffix: str) -> None:
+    assert local_issuer.algorithm == algorithm
+    assert local_issuer.url.endswith(suffix)
+
+
+def test_importing_the_plugin_is_cheap() -> None:
+    code = (
+        "import sys, threading\n"
+        "import jwks_middleware.pytest_plugin\n"
+        "loaded = {'fastapi', 'jwks_middleware.testing', 'http.server'} & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+        "assert threading.active_count() == 1\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)  # noqa: S603
