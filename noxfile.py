@@ -18,7 +18,10 @@ def _group(name: str) -> list[str]:
 def tests(session: nox.Session) -> None:
     """The whole test suite with branch coverage (needs Node.js for the interop tests)."""
     session.install("-e", ".", *_group("test"))
-    session.run("pytest", "--cov", "--cov-report=term-missing:skip-covered", *session.posargs)
+    # `coverage run` rather than pytest-cov: the package's pytest plugin is imported through its
+    # entry point before pytest-cov would start measuring.
+    session.run("coverage", "run", "-m", "pytest", *session.posargs)
+    session.run("coverage", "report")
 
 
 @nox.session

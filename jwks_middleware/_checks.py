@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ._errors import (
@@ -30,8 +31,11 @@ def check_header_policy(header: dict[str, Any], issuer: Issuer) -> None:
         raise InvalidTokenError(f"token type {_short(typ)} is not accepted")
 
 
-def check_claims(claims: dict[str, Any], issuer: Issuer, now: float) -> None:
-    """Time, issuer, audience and required claims; raise an InvalidTokenError subclass."""
+def check_claims(claims: dict[str, Any], issuer: Issuer, now: float) -> tuple[float, float | None]:
+    """Time, issuer, audience and required claims; raise an InvalidTokenError subclass.
+
+    Return `exp` and `nbf` (None when absent), which bound how long the verdict holds.
+    """
     leeway = issuer.leeway
     exp = numeric_date(claims, "exp")
     if exp is None:  # required here although optional in RFC 7519 section 4.1.4
@@ -48,11 +52,13 @@ def check_claims(claims: dict[str, Any], issuer: Issuer, now: float) -> None:
         raise InvalidClaimError("token 'iss' does not match the issuer")
     if issuer.verify_audience:
         _check_audience(claims.get("aud"), issuer)
-    for name in sorted(issuer.required_claims):
-        if claims.get(name) is None:
-            raise InvalidClaimError(f"token has no {name!r} claim")
+    if issuer.required_claims:
+        for name in sorted(issuer.required_claims):
+            if claims.get(name) is None:
+                raise InvalidClaimError(f"token has no {name!r} claim")
     for name, accepted in issuer.claim_values.items():
         _check_value(claims, name, accepted)
+    return exp, nbf
 
 
 def numeric_date(claims: dict[str, Any], name: str) -> float | None:
@@ -62,12 +68,20 @@ def numeric_date(claims: dict[str, Any], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidClaimError(f"claim {name!r} is not a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # a 400-digit integer is valid JSON, but no date
+        number = math.inf
+    if not math.isfinite(number):  # checked before the signature: refuse, never crash
+        raise InvalidClaimError(f"claim {name!r} is out of range")
+    return number
 
 
 def _check_audience(aud: object, issuer: Issuer) -> None:
     # RFC 7519 section 4.1.3: the token must name this API among its audiences.
     if isinstance(aud, str):
+        if aud in issuer.audiences:  # the common case, without building a set
+            return
         audiences = {aud}
     elif isinstance(aud, list) and all(isinstance(item, str) for item in aud):
         audiences = set(aud)

@@ -20,7 +20,10 @@ class Claims(Mapping[str, Any]):
     likewise from `role_claims` (default `roles`).
     """
 
-    __slots__ = ("_claims", "roles", "scopes")
+    # `scopes` and `roles` are computed on first use, once per token (the verifier caches
+    # `Claims`): a request that never asks for them costs nothing. `_asgi` holds the
+    # middleware's `scope["auth"]` and `scope["user"]` for these claims, made once per token.
+    __slots__ = ("_asgi", "_claims", "_role_claims", "_roles", "_scope_claims", "_scopes")
 
     def __init__(
         self,
@@ -30,10 +33,42 @@ class Claims(Mapping[str, Any]):
         role_claims: Iterable[tuple[str, ...]] = _DEFAULT_ROLE_CLAIMS,
     ) -> None:
         self._claims = dict(claims)
-        #: Granted scopes and permissions.
-        self.scopes: frozenset[str] = collect_values(self._claims, scope_claims)
-        #: Granted roles or groups.
-        self.roles: frozenset[str] = collect_values(self._claims, role_claims)
+        self._scope_claims = tuple(scope_claims)
+        self._role_claims = tuple(role_claims)
+        self._scopes: frozenset[str] | None = None
+        self._roles: frozenset[str] | None = None
+        self._asgi: Any = None
+
+    @classmethod
+    def _adopt(
+        cls,
+        claims: dict[str, Any],
+        scope_claims: tuple[tuple[str, ...], ...],
+        role_claims: tuple[tuple[str, ...], ...],
+    ) -> Claims:
+        """Claims of a payload the verifier just parsed and owns: no copy (internal)."""
+        self = cls.__new__(cls)
+        self._claims = claims
+        self._scope_claims = scope_claims
+        self._role_claims = role_claims
+        self._scopes = self._roles = self._asgi = None
+        return self
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """Granted scopes and permissions."""
+        scopes = self._scopes
+        if scopes is None:
+            scopes = self._scopes = collect_values(self._claims, self._scope_claims)
+        return scopes
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """Granted roles or groups."""
+        roles = self._roles
+        if roles is None:
+            roles = self._roles = collect_values(self._claims, self._role_claims)
+        return roles
 
     def __getitem__(self, name: str) -> Any:
         return self._claims[name]
@@ -82,9 +117,12 @@ def collect_values(claims: Mapping[str, Any], paths: Iterable[tuple[str, ...]]) 
     """Union of the space-separated strings and string lists found at each claim path."""
     found: set[str] = set()
     for path in paths:
-        value: Any = claims
-        for name in path:
-            value = value.get(name) if isinstance(value, Mapping) else None
+        if len(path) == 1:  # the common case: a top-level claim
+            value: Any = claims.get(path[0])
+        else:
+            value = claims
+            for name in path:
+                value = value.get(name) if isinstance(value, Mapping) else None
         if isinstance(value, str):
             found.update(value.split())
         elif isinstance(value, list):

@@ -71,56 +71,78 @@ class InvalidTokenError(AuthError):
 
 
 class MalformedTokenError(InvalidTokenError):
+    """Not a compact JWS: bad base64url or JSON, wrong part count, too large."""
+
     description = "The access token is malformed"
     reason = "malformed"
 
 
 class UnsupportedTokenError(InvalidTokenError):
+    """A JWE, a `crit` or `b64` header, or a header key reference (`jku`, `x5u`, `jwk`)."""
+
     description = "The access token uses an unsupported feature"
     reason = "unsupported"
 
 
 class DisallowedAlgorithmError(InvalidTokenError):
+    """`alg` is `none`, outside the issuer's allowlist, or does not fit the key."""
+
     description = "The access token algorithm is not allowed"
     reason = "algorithm"
 
 
 class UntrustedIssuerError(InvalidTokenError):
+    """`iss` is missing or not a configured issuer; nothing is fetched for it."""
+
     description = "The access token issuer is not trusted"
     reason = "issuer"
 
 
 class UnknownKeyError(InvalidTokenError):
+    """No single key of the issuer fits the token's `kid` and algorithm."""
+
     description = "The access token signing key is unknown"
     reason = "unknown_key"
 
 
 class InvalidSignatureError(InvalidTokenError):
+    """The signature does not verify with the issuer's key."""
+
     description = "The access token signature is invalid"
     reason = "signature"
 
 
 class ExpiredTokenError(InvalidTokenError):
+    """`exp` is in the past, beyond the leeway."""
+
     description = "The access token expired"
     reason = "expired"
 
 
 class ImmatureTokenError(InvalidTokenError):
+    """`nbf` or `iat` is in the future, beyond the leeway."""
+
     description = "The access token is not valid yet"
     reason = "not_yet_valid"
 
 
 class InvalidAudienceError(InvalidTokenError):
+    """`aud` names none of the issuer's configured audiences."""
+
     description = "The access token audience is not accepted"
     reason = "audience"
 
 
 class InvalidClaimError(InvalidTokenError):
+    """A required claim is missing, malformed or has a value the issuer does not accept."""
+
     description = "The access token claims are invalid"
     reason = "claims"
 
 
 class StaleKeysError(InvalidTokenError):
+    """The issuer's keys are older than `max_stale` and could not be refreshed."""
+
     description = "The signing keys of the access token issuer are unavailable"
     reason = "stale_keys"
 

@@ -6,9 +6,7 @@ request malformed (400). Another scheme (`Basic ...`) is simply no bearer creden
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from http.cookies import CookieError, SimpleCookie
 from typing import Final
 from urllib.parse import parse_qsl
 
@@ -19,7 +17,15 @@ from ._errors import InvalidRequestError
 __all__ = ["TokenSources"]
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-_B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_B64TOKEN_CHARACTERS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
+
+
+def _is_b64token(value: str) -> bool:
+    """Whether `value` is one b64token. The same as matching the grammar above with a regular
+    expression, at half the cost on a 1 KiB token: deleting every allowed character from the
+    part before the trailing "=" must leave nothing."""
+    body = value.rstrip("=")
+    return bool(body) and body.isascii() and not body.encode("ascii").translate(None, _B64TOKEN_CHARACTERS)
 
 
 class TokenSources:
@@ -68,29 +74,33 @@ def _bearer(header: bytes) -> str | None:
     credentials = credentials.strip()
     if not credentials:
         raise InvalidRequestError("Bearer scheme without a token")
-    if not _B64TOKEN.fullmatch(credentials):
+    if not _is_b64token(credentials):
         raise InvalidRequestError("Bearer credentials are not a single token")
     return credentials
 
 
 def _cookie(header: bytes, name: str | None) -> Sequence[str]:
-    cookies: SimpleCookie = SimpleCookie()
-    try:
-        cookies.load(header.decode("latin-1"))
-    except CookieError:
-        return ()
-    morsel = cookies.get(name) if name else None
-    if morsel is None or not morsel.value:
-        return ()
-    if not _B64TOKEN.fullmatch(morsel.value):
+    # RFC 6265 section 4.2.1: "name=value" pairs separated by ";". Split by hand: SimpleCookie
+    # silently drops every cookie after one it dislikes (JSON or a space in another app's cookie).
+    values = []
+    for pair in header.decode("latin-1").split(";"):
+        key, sep, value = pair.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if sep and key.strip() == name and value:
+            values.append(value)
+    if len(values) > 1:
+        raise InvalidRequestError("token cookie given more than once")
+    if values and not _is_b64token(values[0]):
         raise InvalidRequestError("token cookie is malformed")
-    return (morsel.value,)
+    return values
 
 
 def _query(query_string: bytes, name: str) -> Sequence[str]:
     values = [value for key, value in parse_qsl(query_string.decode("latin-1")) if key == name]
     if len(values) > 1:
         raise InvalidRequestError("token query parameter given more than once")
-    if values and not _B64TOKEN.fullmatch(values[0]):
+    if values and not _is_b64token(values[0]):
         raise InvalidRequestError("token query parameter is malformed")
     return values

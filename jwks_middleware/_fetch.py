@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -17,6 +18,8 @@ from ._token import loads_strict
 __all__ = ["FetchError", "Fetched", "Fetcher"]
 
 _MAX_AGE: Final = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
+# More digits than this is beyond the 24 h ceiling anyway (and int() refuses > 4300 digits).
+_MAX_AGE_DIGITS: Final = 9
 _NO_CACHE: Final = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\s*(?:,|$)", re.IGNORECASE)
 
 
@@ -26,15 +29,15 @@ class FetchError(Exception):
 
 @dataclass(frozen=True)
 class Fetched:
-    """A fetched JSON document (None when the server answered 304 Not Modified)."""
+    """A fetched JSON document, or the answer 304 Not Modified (then `document` is None).
+
+    A flag, not "document is None": a 200 answer of `null` is a (bad) document, not a 304.
+    """
 
     document: Any
     etag: str | None
     max_age: float
-
-    @property
-    def not_modified(self) -> bool:
-        return self.document is None
+    not_modified: bool = False
 
 
 class Fetcher:
@@ -70,8 +73,11 @@ class Fetcher:
         """GET one JSON document; raise FetchError on anything but a good answer."""
         try:
             check_fetch_url(url)
+            # An out-of-range port passes httpx's URL parser and fails deep in the transport
+            # with an unrelated error; refuse it here, where the message can say why.
+            urlsplit(url).port  # noqa: B018
         except ValueError as error:
-            raise FetchError(str(error)) from None
+            raise FetchError(f"{url[:200]!r} cannot be fetched: {error}") from None
         request_headers = {"Accept": "application/json", **(headers or {})}
         if etag is not None:
             request_headers["If-None-Match"] = etag
@@ -82,7 +88,7 @@ class Fetcher:
                 max_age = _max_age(response.headers.get("cache-control"))
                 new_etag = response.headers.get("etag")
                 if response.status_code == 304 and etag is not None:
-                    return Fetched(None, new_etag or etag, max_age)
+                    return Fetched(None, new_etag or etag, max_age, not_modified=True)
                 _check_response(response, max_bytes)
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
@@ -91,7 +97,7 @@ class Fetcher:
                         raise FetchError(f"{url} answered more than {max_bytes} bytes")
         except httpx.TimeoutException:
             raise FetchError(f"{url} timed out") from None
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
             raise FetchError(f"{url} could not be fetched ({type(error).__name__})") from None
         try:
             document = loads_strict(bytes(body))
@@ -102,7 +108,7 @@ class Fetcher:
 
 def _check_response(response: httpx.Response, max_bytes: int) -> None:
     url = str(response.request.url)
-    if response.is_redirect:
+    if response.has_redirect_location:  # not `is_redirect`: that is every 3xx, 304 included
         raise FetchError(f"{url} answered a redirect ({response.status_code}); redirects are not followed")
     if response.status_code != 200:
         raise FetchError(f"{url} answered HTTP {response.status_code}")
@@ -123,4 +129,6 @@ def _max_age(cache_control: str | None) -> float:
     match = _MAX_AGE.search(cache_control)
     if match is None:
         return DEFAULT_KEYS_MAX_AGE
-    return float(min(max(int(match.group(1)), MIN_KEYS_MAX_AGE), MAX_KEYS_MAX_AGE))
+    digits = match.group(1)
+    seconds = int(digits) if len(digits) <= _MAX_AGE_DIGITS else MAX_KEYS_MAX_AGE
+    return float(min(max(seconds, MIN_KEYS_MAX_AGE), MAX_KEYS_MAX_AGE))

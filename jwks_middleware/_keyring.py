@@ -33,8 +33,12 @@ class KeyRing:
 
     def find(self, kid: str | None, alg: str) -> VerificationKey:
         """The one key for this `kid` and algorithm; raise if there is none or more than one."""
+        # When no key carries a kid (a PEM key or a shared secret), the token's kid names
+        # none of them: the one key that fits the algorithm is chosen, as without a kid
+        # (Clerk and many HS256 issuers put a kid in every token).
+        slot = kid if kid is None or self.kids else None
         try:
-            key = self._index[kid, alg]
+            key = self._index[slot, alg]
         except KeyError:
             if kid is not None and kid in self.kids:
                 raise DisallowedAlgorithmError(f"key {kid!r} does not fit alg {alg}") from None
@@ -42,7 +46,7 @@ class KeyRing:
                 raise UnknownKeyError(f"token has no 'kid' and no key fits alg {alg}") from None
             raise UnknownKeyError(f"kid {kid[:64]!r} is not in the key set") from None
         if key is None:
-            which = "have this kid" if kid is not None else "fit its alg and the token has no 'kid'"
+            which = "have this kid" if slot is not None else "fit its alg and no 'kid' tells them apart"
             raise UnknownKeyError(f"several keys {which}; refusing to guess")
         return key
 

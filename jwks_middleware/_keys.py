@@ -226,7 +226,9 @@ def _certificate_key(x5c: object, kty: str) -> tuple[dict[str, str], datetime]:
 
 def _jwk_of(public_key: object) -> dict[str, str]:
     if isinstance(public_key, rsa.RSAPublicKey):
-        return dict(RSAKey.import_key(public_key).as_dict())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # short RSA keys are refused by import_jwk, not warned about
+            return dict(RSAKey.import_key(public_key).as_dict())
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         return dict(ECKey.import_key(public_key).as_dict())
     if isinstance(public_key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 from cachetools import TTLCache
@@ -29,7 +30,7 @@ from ._config import (
     UNKNOWN_KID_TTL,
 )
 from ._errors import KeysUnavailableError, StaleKeysError, UnknownKeyError
-from ._events import Events
+from ._events import Events, logger
 from ._fetch import Fetcher, FetchError
 from ._issuer import Issuer
 from ._keyring import KeyRing
@@ -38,6 +39,10 @@ from ._keys import SkippedKey, VerificationKey, import_key_set
 __all__ = ["IssuerKeys", "IssuerState"]
 
 KeysRemoved = Callable[[frozenset[VerificationKey]], None]
+Sleep = Callable[[float], Awaitable[object]]
+# How an on-demand refresh went: this caller started the fetch, joined one already under way,
+# or was refused by the cooldown (nothing fetched).
+_Refreshed = Literal["started", "joined", "cooldown"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class IssuerState:
     last_error: str | None
     fresh_until: float | None
     usable_until: float | None
+    #: When the background refresher fetches next (after a failure: the backoff's retry time).
+    next_refresh: float | None = None
 
 
 class IssuerKeys:
@@ -68,11 +75,13 @@ class IssuerKeys:
         events: Events,
         clock: Callable[[], float],
         on_keys_removed: KeysRemoved | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.issuer = issuer
         self._fetcher = fetcher
         self._events = events
         self._clock = clock
+        self._sleep = sleep  # the background refresher's wait, in `clock` seconds
         self._on_keys_removed = on_keys_removed
         self._ring: KeyRing | None = None
         self._skipped: tuple[SkippedKey, ...] = ()
@@ -100,6 +109,9 @@ class IssuerKeys:
 
     async def find_key(self, kid: str | None, alg: str) -> VerificationKey:
         """The key for a token header; refreshes at most as the cooldown allows."""
+        # Cheap when it runs already; restarts a refresher that was never started (no lifespan)
+        # or whose event loop is gone, so loaded keys keep being refreshed in the background.
+        self.ensure_background()
         ring = await self._usable_ring()
         try:
             return ring.find(kid, alg)
@@ -109,55 +121,86 @@ class IssuerKeys:
         self._events.emit("unknown_kid", self.issuer.issuer, f"kid {kid[:64]!r}")
         if kid in self._unknown_kids:
             raise UnknownKeyError(f"kid {kid[:64]!r} is not in the key set (checked moments ago)")
-        if not await self._refresh_on_demand():
+        refreshed = await self._refresh_on_demand()
+        if refreshed == "cooldown":
             self._events.emit("refresh_cooldown", self.issuer.issuer, "unknown kid refused without a fetch")
             raise UnknownKeyError(f"kid {kid[:64]!r} is not in the key set; refresh is cooling down")
         ring = await self._usable_ring()
         try:
             return ring.find(kid, alg)
         except UnknownKeyError:
-            self._unknown_kids[kid] = True
+            # Only a fetch started after this token arrived proves the kid unknown: one joined
+            # midway may have begun before the issuer published the key.
+            if refreshed == "started":
+                self._unknown_kids[kid] = True
             raise
 
     async def _usable_ring(self) -> KeyRing:
         ring = self._ring
         if ring is not None and self._clock() <= self.usable_until:
             return ring
-        self.ensure_background()
         await self._refresh_on_demand()
         ring = self._ring
         if ring is None:
-            raise KeysUnavailableError(
-                f"keys of {self.issuer.issuer} could not be loaded: {self._last_error}"
-            )
+            why = self._last_error or "the fetch was stopped or is cooling down"
+            raise KeysUnavailableError(f"keys of {self.issuer.issuer} could not be loaded: {why}")
         if self._clock() > self.usable_until:
             raise StaleKeysError(f"keys are older than max_stale; last error: {self._last_error}")
         return ring
 
-    async def _refresh_on_demand(self) -> bool:
-        """Join the running refresh, or start one if the cooldown allows; False if neither."""
-        if self._inflight is None or self._inflight.done():
-            now = self._clock()
-            cooldown = self.issuer.refresh_cooldown
-            refill = (now - self._allowance_at) / cooldown if cooldown else 2.0
-            self._allowance, self._allowance_at = min(2.0, self._allowance + refill), now
-            if self._allowance < 1.0:
-                return False
-        await self.refresh()
+    async def _refresh_on_demand(self) -> _Refreshed:
+        """Join the running refresh, or start one if the cooldown allows."""
+        task = self._running_fetch()
+        refreshed: _Refreshed = "joined"
+        if task is None:
+            if not self._take_allowance():
+                return "cooldown"
+            task, refreshed = self._start_fetch(), "started"
+        await _join(task)
+        return refreshed
+
+    def _take_allowance(self, *, force: bool = False) -> bool:
+        """Token bucket of fetches: capacity 2, one more per cooldown; each attempt takes one.
+
+        Counted from the last *attempt*, background ones included, so a refresh that just
+        failed is not repeated at once; the second token lets a rotation published right
+        after a background refresh through. `force` takes one even from an empty bucket.
+        """
+        now = self._clock()
+        cooldown = self.issuer.refresh_cooldown
+        elapsed = max(0.0, now - self._allowance_at)  # a clock set back refills nothing
+        allowance = min(2.0, self._allowance + (elapsed / cooldown if cooldown else 2.0))
+        self._allowance_at = now
+        if allowance < 1.0 and not force:
+            self._allowance = allowance
+            return False
+        self._allowance = max(0.0, allowance - 1.0)
         return True
+
+    def _running_fetch(self) -> asyncio.Task[None] | None:
+        task = self._inflight
+        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+            return None
+        return task
 
     # -- refreshing -------------------------------------------------------------------
 
     async def refresh(self) -> None:
-        """Fetch the key set now, sharing a fetch already under way (single flight)."""
+        """Fetch the key set now, sharing a fetch already under way (single flight).
+
+        Failures are recorded (`state()`, events), never raised: the last good keys stay.
+        """
         if not self.issuer.fetches_keys:
             return
-        task = self._inflight
-        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
-            self._allowance = max(0.0, self._allowance - 1.0)
-            task = self._inflight = asyncio.get_running_loop().create_task(self._fetch_and_swap())
-        # A waiter that goes away (client disconnect) must not cancel the shared fetch.
-        await asyncio.shield(task)
+        task = self._running_fetch()
+        if task is None:
+            self._take_allowance(force=True)
+            task = self._start_fetch()
+        await _join(task)
+
+    def _start_fetch(self) -> asyncio.Task[None]:
+        task = self._inflight = asyncio.get_running_loop().create_task(self._fetch_and_swap())
+        return task
 
     async def _fetch_and_swap(self) -> None:
         issuer = self.issuer
@@ -179,6 +222,12 @@ class IssuerKeys:
                     self._swap(fetched.document)
         except (FetchError, ValueError) as error:
             self._failed(str(error))
+            return
+        except Exception as error:  # noqa: BLE001
+            # Whatever the network or a document throws at us, the refresher must survive and
+            # the last good keys stay (an odd URL in a discovery document, a transport bug).
+            logger.exception("unexpected error while fetching the keys of %s", issuer.issuer)
+            self._failed(f"unexpected {type(error).__name__}")
             return
         now = self._clock()
         self._etag = fetched.etag
@@ -262,8 +311,10 @@ class IssuerKeys:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(max(0.0, self._next_refresh - self._clock()))
-            await self.refresh()
+            await self._sleep(max(0.0, self._next_refresh - self._clock()))
+            # Not due when an on-demand refresh (a new kid) moved the schedule meanwhile.
+            if self.due():
+                await self.refresh()
 
     async def start(self) -> None:
         """Load keys now (failures are logged, not raised) and start the background refresher."""
@@ -311,7 +362,15 @@ class IssuerKeys:
             last_error=self._last_error,
             fresh_until=self._fresh_until if self._last_success is not None else None,
             usable_until=self.usable_until if self._last_success is not None else None,
+            next_refresh=self._next_refresh if self.issuer.fetches_keys else None,
         )
+
+
+async def _join(task: asyncio.Task[None]) -> None:
+    """Wait for a shared fetch. Unlike awaiting it (or a shield of it), a waiter that goes away
+    (client disconnect) does not cancel it, and a fetch stopped by `stop()` (shutdown) ends the
+    wait without raising CancelledError into requests that were not cancelled themselves."""
+    await asyncio.wait((task,))
 
 
 def _identity(key: VerificationKey) -> tuple[str | None, str, frozenset[str]]:

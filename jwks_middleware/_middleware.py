@@ -7,6 +7,7 @@ Pure ASGI (no `BaseHTTPMiddleware`): `http` and `websocket` requests are authent
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from typing import Final
 
@@ -55,6 +56,9 @@ class JWKSMiddleware:
     Validated claims go to `request.state.claims` (a `Claims`), `scope["auth"]` and
     `scope["user"]`, so Starlette's `requires()` works too. Refusals follow RFC 6750.
     Give `issuers` (a list of `Issuer`, or a resolver callable) or a ready `verifier`.
+
+    The `Claims`, `scope["auth"]` and `scope["user"]` of one token are made once and shared
+    by its requests (read them; never change them).
     """
 
     def __init__(
@@ -91,21 +95,33 @@ class JWKSMiddleware:
         self.exclude_paths = frozenset(exclude_paths)
         self.realm = realm
         self.sources = TokenSources(cookie_name=cookie_name, websocket_query_param=websocket_query_param)
+        # Whether the Authorization header is the only token source of an HTTP request, and
+        # of a WebSocket handshake: then a cached token can be found before any other work.
+        self._header_only = cookie_name is None
+        self._header_only_websocket = cookie_name is None and websocket_query_param is None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
-        if scope_type == "lifespan":
-            await self.app(scope, self._lifespan_receive(receive), send)
+        if scope_type == "http":
+            header_only = self._header_only
+        elif scope_type == "websocket":
+            header_only = self._header_only_websocket
+        else:
+            if scope_type == "lifespan":
+                receive = self._lifespan_receive(receive)
+            await self.app(scope, receive, send)
             return
-        if scope_type not in ("http", "websocket") or scope["path"] in self.exclude_paths:
+        if self.exclude_paths and scope["path"] in self.exclude_paths:
             await self.app(scope, receive, send)
             return
         scope[REALM_SCOPE_KEY] = self.realm
-        try:
-            claims = await self._authenticate(scope)
-        except AuthError as error:
-            await send_refusal(error, scope, receive, send, self.realm)
-            return
+        claims = self._cached_claims(scope) if header_only else None
+        if claims is None:
+            try:
+                claims = await self._authenticate(scope)
+            except AuthError as error:
+                await send_refusal(error, scope, receive, send, self.realm)
+                return
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
@@ -113,8 +129,25 @@ class JWKSMiddleware:
         if claims is None:
             scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
         else:
-            scope["auth"], scope["user"] = AuthCredentials(sorted(claims.scopes)), ClaimsUser(claims)
+            scope["auth"], scope["user"] = claims._asgi or _starlette_auth(claims)
         await self.app(scope, receive, send)
+
+    def _cached_claims(self, scope: Scope) -> Claims | None:
+        """The claims of a token verified before, found with the least work: the one
+        Authorization header, in its usual spelling, looked up in the verifier's cache.
+        None sends the request the full way (extraction rules, then `verify`)."""
+        authorization = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                if authorization is not None:
+                    return None  # two headers: refused on the full way
+                authorization = value
+        if authorization is None or authorization[:7] != b"Bearer ":
+            return None
+        # A cached token was checked in full when it was first seen, so a cache hit proves
+        # these bytes are one well-formed token; anything else (spaces, another spelling of
+        # the scheme, non-ASCII) misses the cache and takes the full way.
+        return self.verifier.cached(authorization[7:].decode("latin-1"))
 
     async def _authenticate(self, scope: Scope) -> Claims | None:
         token = self.sources.token(scope)
@@ -127,8 +160,10 @@ class JWKSMiddleware:
         except AuthError:
             raise
         except Exception as error:  # noqa: BLE001
-            # Never a 500 from authentication: log the failure (never the token) and refuse.
-            logger.exception("unexpected error while verifying a token")
+            # Never a 500 from authentication: log the failure and refuse. The error's text may
+            # quote its input, so the token and its parts are cut out of what is logged.
+            trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            logger.error("unexpected error while verifying a token\n%s", _redact(trace, token))
             raise InvalidTokenError(f"unexpected {type(error).__name__}") from None
 
     def _lifespan_receive(self, receive: Receive) -> Receive:
@@ -145,3 +180,17 @@ class JWKSMiddleware:
     def ready(self) -> bool:
         """True when every configured issuer has usable keys (for readiness probes)."""
         return self.verifier.ready()
+
+
+def _starlette_auth(claims: Claims) -> tuple[AuthCredentials, ClaimsUser]:
+    """`scope["auth"]` and `scope["user"]` for these claims, made once per `Claims`."""
+    made = claims._asgi = (AuthCredentials(sorted(claims.scopes)), ClaimsUser(claims))
+    return made
+
+
+def _redact(text: str, token: str) -> str:
+    """`text` without `token` or any of its dot-separated parts."""
+    for part in sorted({token, *token.split(".")}, key=len, reverse=True):
+        if len(part) >= 8:
+            text = text.replace(part, "<token>")
+    return text

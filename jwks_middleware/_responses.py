@@ -41,7 +41,7 @@ def error_body(error: AuthError) -> dict[str, Any]:
         "error": error.error or ("unauthorized" if error.status_code == 401 else "unavailable"),
         "error_description": error.description,
     }
-    if isinstance(error, InsufficientScopeError):
+    if isinstance(error, InsufficientScopeError) and error.required:
         body["scope"] = " ".join(error.required)
     return body
 

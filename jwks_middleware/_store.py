@@ -47,6 +47,8 @@ class KeyStore:
         on_keys_removed: KeysRemoved | None = None,
         max_resolved_issuers: int = DEFAULT_RESOLVED_ISSUERS,
     ) -> None:
+        if max_resolved_issuers < 1:
+            raise ValueError("max_resolved_issuers must be at least 1")
         self._fetcher = Fetcher(http_client)
         self._clock = clock
         self._events = events

@@ -1,0 +1,226 @@
+"""`requires_scopes` on Starlette endpoints: functions, methods and WebSockets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from asgi_helpers import bearer, make_app, mint
+from starlette.applications import Starlette
+from starlette.endpoints import HTTPEndpoint
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.testclient import TestClient, WebSocketDenialResponse
+from starlette.websockets import WebSocket
+
+from jwks_middleware import Claims, requires_scopes
+from jwks_middleware._decorators import missing_scopes
+
+
+@requires_scopes("read:items")
+async def async_items(request: Request) -> Response:
+    return PlainTextResponse(f"async {request.state.claims.subject}")
+
+
+@requires_scopes("read:items")
+def sync_items(request: Request) -> Response:
+    return PlainTextResponse(f"sync {request.state.claims.subject}")
+
+
+@requires_scopes("read:items", "write:items")
+async def write_items(request: Request) -> Response:
+    return PlainTextResponse("written")
+
+
+class Items(HTTPEndpoint):
+    @requires_scopes("read:items")
+    async def get(self, request: Request) -> Response:
+        return PlainTextResponse("endpoint get")
+
+    @requires_scopes("write:items")
+    def post(self, request: Request) -> Response:
+        return PlainTextResponse("endpoint post")
+
+
+@requires_scopes("chat")
+async def chat(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_text(f"hello {websocket.state.claims.subject}")
+    await websocket.close()
+
+
+@requires_scopes("read:items")
+async def keyword_items(*, request: Request) -> Response:
+    return PlainTextResponse("keyword")
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/async", async_items),
+        Route("/sync", sync_items),
+        Route("/write", write_items, methods=["POST"]),
+        Route("/endpoint", Items),
+        WebSocketRoute("/chat", chat),
+    ]
+
+
+def client(**options: Any) -> TestClient:
+    return TestClient(make_app(routes(), **options))
+
+
+# -- granted --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "text"), [("/async", "async ivy"), ("/sync", "sync ivy")])
+def test_function_endpoint_with_the_scope_runs(path: str, text: str) -> None:
+    response = client().get(path, headers=bearer(mint(sub="ivy", scope="read:items")))
+    assert response.status_code == 200
+    assert response.text == text
+
+
+def test_scopes_may_come_from_permissions_or_scp() -> None:
+    http = client()
+    assert http.get("/async", headers=bearer(mint(scope=None, permissions=["read:items"]))).status_code == 200
+    assert http.get("/async", headers=bearer(mint(scope=None, scp=["read:items"]))).status_code == 200
+
+
+def test_every_required_scope_is_needed() -> None:
+    http = client()
+    both = mint(scope="read:items write:items")
+    assert http.post("/write", headers=bearer(both)).text == "written"
+    assert http.post("/write", headers=bearer(mint(scope="read:items"))).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "scope", "text"),
+    [("GET", "read:items", "endpoint get"), ("POST", "write:items", "endpoint post")],
+)
+def test_http_endpoint_methods_are_guarded(method: str, scope: str, text: str) -> None:
+    http = client()
+    assert http.request(method, "/endpoint", headers=bearer(mint(scope=scope))).text == text
+    assert http.request(method, "/endpoint", headers=bearer(mint(scope="other"))).status_code == 403
+
+
+def test_websocket_endpoint_with_the_scope_is_accepted() -> None:
+    with client().websocket_connect("/chat", headers=bearer(mint(sub="jo", scope="chat"))) as websocket:
+        assert websocket.receive_text() == "hello jo"
+
+
+def test_endpoint_called_with_a_keyword_request_is_guarded() -> None:
+    async def by_keyword(request: Request) -> Response:
+        return await keyword_items(request=request)
+
+    app = make_app([Route("/kw", by_keyword)])
+    http = TestClient(app)
+    assert http.get("/kw", headers=bearer(mint(scope="read:items"))).text == "keyword"
+    assert http.get("/kw", headers=bearer(mint(scope="other"))).status_code == 403
+
+
+# -- refused --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/async", "/sync", "/endpoint"])
+def test_token_lacking_the_scope_is_403_insufficient_scope(path: str) -> None:
+    response = client().get(path, headers=bearer(mint(scope="other")))
+    assert response.status_code == 403
+    assert response.headers["www-authenticate"] == (
+        'Bearer error="insufficient_scope", error_description="The access token lacks the required scope", '
+        'scope="read:items"'
+    )
+    assert response.json() == {
+        "error": "insufficient_scope",
+        "error_description": "The access token lacks the required scope",
+        "scope": "read:items",
+    }
+
+
+def test_403_names_the_required_scopes_in_scope() -> None:
+    response = client().post("/write", headers=bearer(mint(scope="read:items")))
+    assert 'scope="read:items write:items"' in response.headers["www-authenticate"]
+
+
+@pytest.mark.parametrize("path", ["/async", "/sync", "/endpoint"])
+def test_anonymous_request_is_401_not_403(path: str) -> None:
+    response = client(optional=True).get(path)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_403_carries_the_realm() -> None:
+    response = client(realm="orders").get("/async", headers=bearer(mint(scope="other")))
+    assert response.headers["www-authenticate"].startswith(
+        'Bearer realm="orders", error="insufficient_scope"'
+    )
+
+
+def test_401_of_the_guard_carries_the_realm() -> None:
+    response = client(realm="orders", optional=True).get("/async")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="orders"'
+
+
+def test_guard_without_the_middleware_answers_401() -> None:
+    response = TestClient(Starlette(routes=routes())).get("/async")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_websocket_lacking_the_scope_is_denied_with_403_before_accept() -> None:
+    with (
+        pytest.raises(WebSocketDenialResponse) as denied,
+        client(realm="chat").websocket_connect("/chat", headers=bearer(mint(scope="read"))),
+    ):
+        pass  # pragma: no cover - the handshake is refused
+    assert denied.value.status_code == 403
+    assert denied.value.headers["www-authenticate"] == (
+        'Bearer realm="chat", error="insufficient_scope", '
+        'error_description="The access token lacks the required scope", scope="chat"'
+    )
+
+
+def test_anonymous_websocket_is_denied_with_401() -> None:
+    with (
+        pytest.raises(WebSocketDenialResponse) as denied,
+        client(optional=True).websocket_connect("/chat"),
+    ):
+        pass  # pragma: no cover - the handshake is refused
+    assert denied.value.status_code == 401
+
+
+# -- configuration errors -------------------------------------------------------------
+
+
+def test_no_scopes_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="one or more scope"):
+        requires_scopes()
+
+
+@pytest.mark.parametrize("scope", ["", "read write", 42])
+def test_empty_spaced_or_non_string_scope_is_a_value_error(scope: Any) -> None:
+    with pytest.raises(ValueError, match="scope names"):
+        requires_scopes(scope)
+
+
+def test_endpoint_without_request_or_websocket_parameter_is_a_type_error() -> None:
+    def handler(connection: Request) -> Response:
+        return PlainTextResponse("never")  # pragma: no cover
+
+    with pytest.raises(TypeError, match="no 'request' or 'websocket' parameter"):
+        requires_scopes("read")(handler)
+
+
+@pytest.mark.anyio
+async def test_calling_the_guarded_endpoint_without_a_request_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="not a Starlette request"):
+        await async_items("not a request")  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def test_missing_scopes_keeps_the_required_order() -> None:
+    claims = Claims({"scope": "b"})
+    assert missing_scopes(claims, ["c", "b", "a"]) == ["c", "a"]
