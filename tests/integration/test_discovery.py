@@ -1,0 +1,146 @@
+"""Finding the JWKS: OpenID Connect discovery, the RFC 8414 fallback, an explicit `jwks_uri`,
+and extra headers on the fetch (OneLogin wants a bearer token on its JWKS)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from integration_support import (
+    EventLog,
+    FakeClock,
+    VerifierFactory,
+    discovery_requests,
+    jwks_requests,
+    path_of,
+)
+
+from jwks_middleware import KeysUnavailableError, TokenVerifier
+from jwks_middleware.testing import LocalIssuer
+
+pytestmark = pytest.mark.anyio
+
+
+def metadata_requests(issuer: LocalIssuer) -> int:
+    return issuer.requests[path_of(issuer.oauth_metadata_url)]
+
+
+async def test_jwks_uri_comes_from_the_openid_configuration(
+    issuer: LocalIssuer, started_verifier: VerifierFactory
+) -> None:
+    async with started_verifier() as verifier:
+        assert verifier.ready()
+        assert (discovery_requests(issuer), metadata_requests(issuer), jwks_requests(issuer)) == (1, 0, 1)
+        assert verifier.key_store.states()[0].jwks_uri == issuer.jwks_uri
+        await verifier.verify(issuer.issue())
+        assert issuer.requests.total() == 2
+
+
+@pytest.fixture
+def tenant_issuer(clock: FakeClock) -> Iterator[LocalIssuer]:
+    """An issuer whose URL has a path, where RFC 8414 puts `.well-known` before the path."""
+    with LocalIssuer.serve(clock=clock, path="/tenants/acme") as served:
+        yield served
+
+
+async def test_falls_back_to_rfc8414_metadata_when_openid_configuration_is_404(
+    tenant_issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    tenant_issuer.serve_discovery = False
+    assert tenant_issuer.oauth_metadata_url.endswith("/.well-known/oauth-authorization-server/tenants/acme")
+    async with TokenVerifier([tenant_issuer.config()], clock=clock) as verifier:
+        assert verifier.ready()
+        assert (
+            discovery_requests(tenant_issuer),
+            metadata_requests(tenant_issuer),
+            jwks_requests(tenant_issuer),
+        ) == (1, 1, 1)
+        assert (await verifier.verify(tenant_issuer.issue())).issuer == tenant_issuer.url
+
+
+async def test_metadata_naming_another_issuer_is_refused(
+    issuer: LocalIssuer, started_verifier: VerifierFactory, event_log: EventLog
+) -> None:
+    issuer.serve_metadata({**issuer.metadata(), "issuer": "https://impostor.example"})
+    async with started_verifier() as verifier:
+        state = verifier.key_store.states()[0]
+        assert not state.ready
+        assert state.last_error is not None
+        assert "names issuer 'https://impostor.example'" in state.last_error
+        # Refused outright: neither the RFC 8414 document nor the advertised JWKS is fetched.
+        assert (discovery_requests(issuer), metadata_requests(issuer), jwks_requests(issuer)) == (1, 0, 0)
+        with pytest.raises(KeysUnavailableError):
+            await verifier.verify(issuer.issue())
+        assert jwks_requests(issuer) == 0
+        assert event_log.kinds()["fetch_failed"] == 2
+
+
+@pytest.mark.parametrize(
+    ("jwks_uri", "error"),
+    [
+        (None, "has no jwks_uri"),
+        ("http://keys.example.com/jwks.json", "only fetched over https"),
+        ("http://127.0.0.1:99999/jwks.json", "Port out of range"),
+    ],
+)
+async def test_metadata_with_an_unusable_jwks_uri_is_refused(
+    issuer: LocalIssuer, started_verifier: VerifierFactory, jwks_uri: str | None, error: str
+) -> None:
+    metadata = {**issuer.metadata(), "jwks_uri": jwks_uri}
+    issuer.serve_metadata({name: value for name, value in metadata.items() if value is not None})
+    async with started_verifier() as verifier:
+        state = verifier.key_store.states()[0]
+        assert state.last_error is not None
+        assert error in state.last_error
+        assert (discovery_requests(issuer), jwks_requests(issuer)) == (1, 0)
+        assert issuer.requests.total() == 1
+
+
+@pytest.mark.parametrize("document", [b"[]", b'"https://issuer.example"', b"null"])
+async def test_metadata_that_is_not_an_object_is_refused(
+    issuer: LocalIssuer, started_verifier: VerifierFactory, document: bytes
+) -> None:
+    issuer.serve_metadata(document)
+    async with started_verifier() as verifier:
+        state = verifier.key_store.states()[0]
+        assert state.last_error is not None
+        assert "is not a metadata object" in state.last_error
+        assert (discovery_requests(issuer), metadata_requests(issuer), jwks_requests(issuer)) == (1, 0, 0)
+
+
+async def test_explicit_jwks_uri_skips_discovery(
+    issuer: LocalIssuer, started_verifier: VerifierFactory
+) -> None:
+    async with started_verifier(jwks_uri=issuer.jwks_uri) as verifier:
+        await verifier.verify(issuer.issue())
+        issuer.rotate()
+        await verifier.verify(issuer.issue())
+        assert (discovery_requests(issuer), metadata_requests(issuer), jwks_requests(issuer)) == (0, 0, 2)
+
+
+async def test_discovery_is_repeated_after_a_failed_jwks_fetch(
+    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+) -> None:
+    async with started_verifier() as verifier:
+        keys = verifier.key_store.lookup(issuer.url)
+        assert keys is not None
+        issuer.fail_with(500, path=issuer.jwks_uri, times=1)
+        clock.advance(901)
+        await keys.refresh()  # the JWKS fails: it may have moved
+        await keys.refresh()  # so the metadata is read again first
+        assert (discovery_requests(issuer), jwks_requests(issuer)) == (2, 3)
+        assert keys.state().failures == 0
+
+
+async def test_fetch_headers_are_sent_with_the_discovery_and_jwks_requests(
+    issuer: LocalIssuer, started_verifier: VerifierFactory
+) -> None:
+    headers = {"Authorization": "Bearer onelogin-api-token", "X-Tenant": "acme"}
+    async with started_verifier(fetch_headers=headers) as verifier:
+        assert verifier.ready()
+    log = issuer.request_log
+    assert [request.path for request in log] == [path_of(issuer.discovery_url), path_of(issuer.jwks_uri)]
+    for request in log:
+        assert request.headers["authorization"] == "Bearer onelogin-api-token"
+        assert request.headers["x-tenant"] == "acme"
+        assert request.headers["accept"] == "application/json"

@@ -1,0 +1,133 @@
+"""Key rotation against a real issuer server: a new `kid` costs exactly one fetch, shared by
+every request that needs it, and a key dropped from the JWKS is revoked at the next refresh."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from integration_support import EventLog, FakeClock, VerifierFactory, jwks_requests
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
+
+from jwks_middleware import JWKSMiddleware, UnknownKeyError
+from jwks_middleware.testing import LocalIssuer
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_first_token_of_a_new_key_fetches_the_jwks_exactly_once(
+    issuer: LocalIssuer, started_verifier: VerifierFactory
+) -> None:
+    async with started_verifier() as verifier:
+        assert jwks_requests(issuer) == 1  # the start-up load
+        old_kid = issuer.kid
+        assert (await verifier.verify(issuer.issue())).subject == "user-123"
+        assert jwks_requests(issuer) == 1
+
+        new_kid = issuer.rotate()
+        claims = await verifier.verify(issuer.issue(sub="after-rotation"))
+
+        assert claims.subject == "after-rotation"
+        assert jwks_requests(issuer) == 2
+        # Later tokens of the new key, and those of the old one, need no fetch.
+        await verifier.verify(issuer.issue())
+        await verifier.verify(issuer.issue(kid=old_kid))
+        assert jwks_requests(issuer) == 2
+        assert set(verifier.key_store.states()[0].key_ids) == {old_kid, new_kid}
+
+
+async def test_200_concurrent_tokens_of_a_new_key_share_one_fetch(
+    issuer: LocalIssuer, started_verifier: VerifierFactory, event_log: EventLog
+) -> None:
+    async with started_verifier() as verifier:
+        issuer.rotate()
+        tokens = [issuer.issue(sub=f"user-{n}") for n in range(200)]  # distinct: no cache hits
+
+        results = await asyncio.gather(*(verifier.verify(token) for token in tokens))
+
+        assert [claims.subject for claims in results] == [f"user-{n}" for n in range(200)]
+        assert jwks_requests(issuer) == 2  # start-up + exactly one for the new kid
+        assert event_log.kinds()["keys_fetched"] == 2
+        assert event_log.kinds()["refresh_cooldown"] == 0
+
+
+async def hello(scope: Scope, receive: Receive, send: Send) -> None:
+    request = Request(scope, receive)
+    await JSONResponse({"sub": request.state.claims.subject})(scope, receive, send)
+
+
+async def test_200_concurrent_requests_through_the_middleware_share_one_fetch(
+    issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    app = JWKSMiddleware(hello, issuers=[issuer.config()], clock=clock)
+    transport = httpx.ASGITransport(app=app)  # no lifespan: keys load on the first request
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        first = await client.get("/", headers={"Authorization": f"Bearer {issuer.issue()}"})
+        assert first.status_code == 200
+        assert jwks_requests(issuer) == 1
+        issuer.rotate()
+
+        responses = await asyncio.gather(
+            *(
+                client.get("/", headers={"Authorization": f"Bearer {issuer.issue(sub=f'user-{n}')}"})
+                for n in range(200)
+            )
+        )
+
+        assert [response.status_code for response in responses] == [200] * 200
+        assert {response.json()["sub"] for response in responses} == {f"user-{n}" for n in range(200)}
+        assert jwks_requests(issuer) == 2
+        await app.verifier.aclose()
+
+
+async def test_key_removed_from_the_jwks_is_refused_after_the_next_refresh_even_when_cached(
+    issuer: LocalIssuer, started_verifier: VerifierFactory, clock: FakeClock
+) -> None:
+    async with started_verifier() as verifier:
+        keys = verifier.key_store.lookup(issuer.url)
+        assert keys is not None
+        old_kid, old_token = issuer.kid, issuer.issue(expires_in=3600)
+        await verifier.verify(old_token)  # now in the verified-token cache
+        issuer.rotate()
+        issuer.retire_old_keys()
+        # Until the key set is fetched again, the old key is still trusted (cached or not).
+        await verifier.verify(old_token)
+        await verifier.verify(issuer.issue(expires_in=3600, kid=old_kid))
+        assert jwks_requests(issuer) == 1
+
+        clock.advance(901)
+        assert keys.due()
+        await keys.refresh()
+        assert jwks_requests(issuer) == 2
+        assert keys.state().key_ids == (issuer.kid,)
+
+        with pytest.raises(UnknownKeyError):
+            await verifier.verify(old_token)
+        # That refusal asked the issuer once more (the kid might have come back); a second
+        # refusal of the same kid is answered from the negative cache.
+        assert jwks_requests(issuer) == 3
+        with pytest.raises(UnknownKeyError):
+            await verifier.verify(old_token)
+        assert jwks_requests(issuer) == 3
+        assert (await verifier.verify(issuer.issue())).subject == "user-123"
+
+
+async def test_tokens_of_kept_keys_stay_valid_across_a_refresh(
+    issuer: LocalIssuer, started_verifier: VerifierFactory, clock: FakeClock
+) -> None:
+    async with started_verifier() as verifier:
+        keys = verifier.key_store.lookup(issuer.url)
+        assert keys is not None
+        token = issuer.issue(expires_in=3600)
+        await verifier.verify(token)
+        issuer.publish_next_key()  # the JWKS changes, the signing key stays
+
+        clock.advance(901)
+        await keys.refresh()
+
+        assert len(keys.state().key_ids) == 2
+        assert (await verifier.verify(token)).subject == "user-123"
+        assert jwks_requests(issuer) == 2

@@ -1,0 +1,434 @@
+"""`IssuerKeys` and `KeyStore` with an in-memory issuer: cold loads, the refresh budget, the
+unknown-kid negative cache, single flight, stopping, and the trusted-issuer registry."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from jwks_middleware import AuthEvent, DisallowedAlgorithmError, Issuer, KeysUnavailableError, UnknownKeyError
+from jwks_middleware._config import UNKNOWN_KID_TTL
+from jwks_middleware._events import Events
+from jwks_middleware._fetch import Fetcher
+from jwks_middleware._keystore import IssuerKeys
+from jwks_middleware._store import KeyStore
+from jwks_middleware.testing import LocalIssuer
+
+pytestmark = pytest.mark.anyio
+
+COOLDOWN = 30.0
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class InMemoryIssuer(httpx.AsyncBaseTransport):
+    """A LocalIssuer answered in memory; counts JWKS requests and can hold answers back.
+
+    While `hold` is set, an answer is made when the request arrives (so it shows the keys of
+    that moment) but delivered only once `hold` is released.
+    """
+
+    def __init__(self, issuer: LocalIssuer) -> None:
+        self.issuer = issuer
+        self._inner = httpx.ASGITransport(app=issuer.asgi_app())
+        self.jwks_requests = 0
+        self.hold: asyncio.Event | None = None
+        self.arrived = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url == httpx.URL(self.issuer.jwks_uri):
+            self.jwks_requests += 1
+        response = await self._inner.handle_async_request(request)
+        body = await response.aread()
+        self.arrived.set()
+        if self.hold is not None:
+            await self.hold.wait()
+        return httpx.Response(response.status_code, headers=response.headers, content=body)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def issuer(clock: Clock) -> LocalIssuer:
+    return LocalIssuer(clock=clock)
+
+
+@pytest.fixture
+async def server(issuer: LocalIssuer) -> InMemoryIssuer:
+    return InMemoryIssuer(issuer)
+
+
+@pytest.fixture
+async def client(server: InMemoryIssuer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=server) as client:
+        yield client
+
+
+@pytest.fixture
+def events() -> list[AuthEvent]:
+    return []
+
+
+def make_keys(
+    issuer: LocalIssuer, client: httpx.AsyncClient, clock: Clock, events: list[AuthEvent], **options: Any
+) -> IssuerKeys:
+    options.setdefault("refresh_cooldown", COOLDOWN)
+    options.setdefault("jwks_uri", issuer.jwks_uri)
+    return IssuerKeys(
+        issuer.config(**options), fetcher=Fetcher(client), events=Events(events.append), clock=clock
+    )
+
+
+@pytest.fixture
+async def keys(
+    issuer: LocalIssuer, client: httpx.AsyncClient, clock: Clock, events: list[AuthEvent]
+) -> AsyncIterator[IssuerKeys]:
+    keys = make_keys(issuer, client, clock, events)
+    yield keys
+    await keys.stop()
+
+
+async def refused_without_fetch(keys: IssuerKeys, server: InMemoryIssuer, kid: str) -> str:
+    before = server.jwks_requests
+    with pytest.raises(UnknownKeyError) as refused:
+        await keys.find_key(kid, "RS256")
+    assert server.jwks_requests == before
+    return refused.value.detail
+
+
+async def refused_after_one_fetch(keys: IssuerKeys, server: InMemoryIssuer, kid: str) -> None:
+    before = server.jwks_requests
+    with pytest.raises(UnknownKeyError):
+        await keys.find_key(kid, "RS256")
+    assert server.jwks_requests == before + 1
+
+
+# -- loading --------------------------------------------------------------------------------
+
+
+async def test_static_keys_are_ready_at_once_and_never_fetched(
+    issuer: LocalIssuer, clock: Clock, server: InMemoryIssuer, client: httpx.AsyncClient
+) -> None:
+    keys = IssuerKeys(
+        issuer.config(jwks=issuer.jwks()), fetcher=Fetcher(client), events=Events(), clock=clock
+    )
+    assert keys.ready()
+    await keys.start()
+    await keys.refresh()
+    assert (await keys.find_key(issuer.kid, "RS256")).kid == issuer.kid
+    with pytest.raises(UnknownKeyError):
+        await keys.find_key("another-kid", "RS256")
+    assert server.jwks_requests == 0
+    state = keys.state()
+    assert (state.ready, state.key_ids, state.next_refresh, state.last_success) == (
+        True,
+        (issuer.kid,),
+        None,
+        None,
+    )
+    await keys.stop()
+
+
+async def test_the_first_lookup_loads_the_keys(
+    keys: IssuerKeys, issuer: LocalIssuer, server: InMemoryIssuer
+) -> None:
+    state = keys.state()
+    assert (state.ready, state.last_success, state.age, state.fresh_until, state.usable_until) == (
+        False,
+        None,
+        None,
+        None,
+        None,
+    )
+    found = await asyncio.gather(*(keys.find_key(issuer.kid, "RS256") for _ in range(20)))
+    assert {key.kid for key in found} == {issuer.kid}
+    assert server.jwks_requests == 1
+    assert keys.ready()
+
+
+async def test_keys_that_never_loaded_answer_503_and_say_why(
+    keys: IssuerKeys, issuer: LocalIssuer, server: InMemoryIssuer
+) -> None:
+    issuer.fail_with(500)
+    with pytest.raises(KeysUnavailableError, match="HTTP 500") as refused:
+        await keys.find_key(issuer.kid, "RS256")
+    assert refused.value.status_code == 503
+    with pytest.raises(KeysUnavailableError):
+        await keys.find_key(issuer.kid, "RS256")
+    with pytest.raises(KeysUnavailableError):
+        await keys.find_key(issuer.kid, "RS256")  # the budget is spent: no fetch
+    assert server.jwks_requests == 2
+
+
+async def test_a_token_without_kid_or_with_a_known_kid_never_triggers_a_refresh(
+    keys: IssuerKeys, issuer: LocalIssuer, server: InMemoryIssuer
+) -> None:
+    assert (await keys.find_key(None, "RS256")).kid == issuer.kid  # the only key that fits
+    with pytest.raises(DisallowedAlgorithmError):
+        await keys.find_key(issuer.kid, "ES256")  # a known kid of another key type
+    with pytest.raises(UnknownKeyError, match="no key fits"):
+        await keys.find_key(None, "ES256")
+    assert server.jwks_requests == 1
+
+
+# -- the refresh budget ---------------------------------------------------------------------
+
+
+async def test_unknown_kids_fetch_at_most_twice_then_once_per_cooldown(
+    keys: IssuerKeys, server: InMemoryIssuer, clock: Clock, events: list[AuthEvent]
+) -> None:
+    await keys.start()  # the start-up fetch takes one of the two tokens
+    assert server.jwks_requests == 1
+    await refused_after_one_fetch(keys, server, "kid-1")
+    assert "cooling down" in await refused_without_fetch(keys, server, "kid-2")
+    clock.advance(COOLDOWN / 2)
+    await refused_without_fetch(keys, server, "kid-3")
+    clock.advance(COOLDOWN / 2)
+    await refused_after_one_fetch(keys, server, "kid-4")
+    await refused_without_fetch(keys, server, "kid-5")
+    clock.advance(10 * COOLDOWN)  # the bucket holds two at most
+    await refused_after_one_fetch(keys, server, "kid-6")
+    await refused_after_one_fetch(keys, server, "kid-7")
+    await refused_without_fetch(keys, server, "kid-8")
+    kinds = [event.kind for event in events]
+    assert kinds.count("unknown_kid") == 8
+    assert kinds.count("refresh_cooldown") == 4
+
+
+async def test_background_refreshes_spend_the_same_budget(
+    keys: IssuerKeys, server: InMemoryIssuer, clock: Clock
+) -> None:
+    await keys.start()
+    await refused_after_one_fetch(keys, server, "kid-1")  # the bucket is empty now
+    clock.advance(COOLDOWN - 1)
+    await keys.refresh()  # a background refresh: it spends the token that has almost grown back
+    clock.advance(1)
+    await refused_without_fetch(keys, server, "kid-2")
+    clock.advance(COOLDOWN)
+    await refused_after_one_fetch(keys, server, "kid-3")
+
+
+async def test_a_clock_set_back_does_not_drain_the_budget(
+    keys: IssuerKeys, server: InMemoryIssuer, clock: Clock
+) -> None:
+    await keys.start()
+    clock.advance(-3600)
+    await refused_after_one_fetch(keys, server, "kid-1")  # the token left is still there
+
+
+async def test_without_cooldown_every_new_kid_fetches_but_unknown_ones_are_remembered(
+    issuer: LocalIssuer, client: httpx.AsyncClient, server: InMemoryIssuer, clock: Clock
+) -> None:
+    keys = make_keys(issuer, client, clock, [], refresh_cooldown=0)
+    await keys.start()
+    for kid in ("kid-1", "kid-2", "kid-3"):
+        await refused_after_one_fetch(keys, server, kid)
+    assert "moments ago" in await refused_without_fetch(keys, server, "kid-1")
+    clock.advance(UNKNOWN_KID_TTL + 1)
+    await refused_after_one_fetch(keys, server, "kid-1")
+
+
+# -- the unknown-kid negative cache and single flight ---------------------------------------
+
+
+async def test_a_refresh_that_brings_the_kid_clears_the_negative_cache(
+    keys: IssuerKeys, issuer: LocalIssuer, server: InMemoryIssuer
+) -> None:
+    await keys.start()
+    served = issuer.jwks()
+    new_kid = issuer.publish_next_key()
+    issuer.serve_jwks(served)  # published, but not served yet (a CDN lagging behind)
+    await refused_after_one_fetch(keys, server, new_kid)
+    await refused_without_fetch(keys, server, new_kid)
+
+    issuer.serve_jwks(None)
+    await keys.refresh()
+
+    assert (await keys.find_key(new_kid, "RS256")).kid == new_kid
+    assert server.jwks_requests == 3
+
+
+async def test_a_fetch_joined_midway_does_not_mark_a_new_kid_unknown(
+    keys: IssuerKeys, issuer: LocalIssuer, server: InMemoryIssuer, clock: Clock
+) -> None:
+    await keys.start()
+    clock.advance(900)  # a background refresh is due
+    server.hold, server.arrived = asyncio.Event(), asyncio.Event()
+    background = asyncio.ensure_future(keys.refresh())
+    await server.arrived.wait()  # the background fetch has read the old key set
+    new_kid = issuer.rotate()
+    joined = asyncio.ensure_future(keys.find_key(new_kid, "RS256"))
+    await asyncio.sleep(0)
+    server.hold.set()
+    await background
+    with pytest.raises(UnknownKeyError):
+        await joined  # the key set it waited for predates the key
+    server.hold = None
+
+    # The next token of that kid is not refused from the negative cache: it fetches.
+    assert (await keys.find_key(new_kid, "RS256")).kid == new_kid
+    assert server.jwks_requests == 3
+
+
+async def test_a_waiter_that_goes_away_does_not_cancel_the_shared_fetch(
+    keys: IssuerKeys, issuer: LocalIssuer, server: InMemoryIssuer
+) -> None:
+    server.hold = asyncio.Event()
+    leaving = asyncio.ensure_future(keys.find_key(issuer.kid, "RS256"))
+    await server.arrived.wait()
+    staying = asyncio.ensure_future(keys.find_key(issuer.kid, "RS256"))
+    await asyncio.sleep(0)
+    leaving.cancel()  # a client disconnects
+    server.hold.set()
+    assert (await staying).kid == issuer.kid
+    assert leaving.cancelled()
+    assert server.jwks_requests == 1
+
+
+# -- the background task --------------------------------------------------------------------
+
+
+async def test_start_runs_one_refresher_and_stop_ends_it(keys: IssuerKeys) -> None:
+    before = asyncio.all_tasks()
+    await keys.start()
+    await keys.start()
+    keys.ensure_background()
+    running = asyncio.all_tasks() - before
+    assert len(running) == 1
+    await keys.stop()
+    assert all(task.done() for task in running)
+    await keys.stop()  # twice is fine
+
+
+async def test_a_lookup_restarts_a_refresher_that_ended(keys: IssuerKeys, issuer: LocalIssuer) -> None:
+    before = asyncio.all_tasks()
+    await keys.start()
+    (refresher,) = asyncio.all_tasks() - before
+    refresher.cancel()
+    await asyncio.sleep(0)
+    await keys.find_key(issuer.kid, "RS256")
+    (restarted,) = asyncio.all_tasks() - before
+    assert restarted is not refresher
+    assert not restarted.done()
+
+
+async def test_stop_soon_cancels_the_refresher_without_waiting(keys: IssuerKeys) -> None:
+    keys.stop_soon()  # nothing to stop yet
+    before = asyncio.all_tasks()
+    await keys.start()
+    (refresher,) = asyncio.all_tasks() - before
+    keys.stop_soon()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert refresher.cancelled()
+
+
+# -- KeyStore -------------------------------------------------------------------------------
+
+
+def store(issuers: Any, clock: Clock, client: httpx.AsyncClient | None = None, **options: Any) -> KeyStore:
+    return KeyStore(issuers, http_client=client, clock=clock, events=Events(), **options)
+
+
+def test_a_store_needs_issuers_each_configured_once(issuer: LocalIssuer, clock: Clock) -> None:
+    with pytest.raises(ValueError, match="at least one issuer"):
+        store([], clock)
+    with pytest.raises(ValueError, match="configured twice"):
+        store([issuer.config(), issuer.config()], clock)
+    with pytest.raises(TypeError, match="Issuer objects, not str"):
+        store([issuer.url], clock)
+    with pytest.raises(ValueError, match="max_resolved_issuers"):
+        store(lambda iss: None, clock, max_resolved_issuers=0)
+
+
+async def test_a_fixed_list_trusts_only_its_issuers(
+    issuer: LocalIssuer, clock: Clock, client: httpx.AsyncClient, server: InMemoryIssuer
+) -> None:
+    other = LocalIssuer("https://other.example.test", clock=clock)
+    keys = store([issuer.config(jwks_uri=issuer.jwks_uri), other.config(jwks=other.jwks())], clock, client)
+    assert not keys.ready()
+    assert [state.issuer for state in keys.states()] == [issuer.url, other.url]
+    assert keys.lookup("https://unknown.example.test") is None
+    assert keys.lookup(issuer.url + "/") is None  # `iss` matches exactly
+
+    await keys.start()
+
+    assert keys.ready()
+    assert server.jwks_requests == 1
+    found = keys.lookup(issuer.url)
+    assert found is not None
+    assert found.issuer.issuer == issuer.url
+    await keys.aclose()
+
+
+async def test_a_resolver_decides_which_issuers_are_trusted(issuer: LocalIssuer, clock: Clock) -> None:
+    asked: list[str] = []
+    tenants = {f"https://tenant-{n}.example.test" for n in range(4)}
+
+    def resolver(iss: str) -> Issuer | None:
+        asked.append(iss)
+        if iss == "https://liar.example.test":
+            return Issuer("https://someone-else.example.test", audience="api", jwks=issuer.jwks())
+        return Issuer(iss, audience="api", jwks=issuer.jwks()) if iss in tenants else None
+
+    keys = store(resolver, clock, max_resolved_issuers=2)
+    assert keys.ready()  # nothing resolved yet, nothing missing
+    assert keys.lookup("https://unknown.example.test") is None
+    assert keys.issuers() == []
+    with pytest.raises(ValueError, match="another iss"):
+        keys.lookup("https://liar.example.test")
+
+    first = keys.lookup("https://tenant-0.example.test")
+    assert first is not None
+    assert keys.lookup("https://tenant-0.example.test") is first
+    assert asked.count("https://tenant-0.example.test") == 1  # remembered, not asked again
+    keys.lookup("https://tenant-1.example.test")
+    keys.lookup("https://tenant-0.example.test")  # now the most recently used
+    keys.lookup("https://tenant-2.example.test")  # evicts tenant-1, the least recently used
+    assert [found.issuer.issuer for found in keys.issuers()] == [
+        "https://tenant-0.example.test",
+        "https://tenant-2.example.test",
+    ]
+    await keys.start()  # resolved issuers are not preloaded
+    await keys.aclose()
+
+
+async def test_an_evicted_issuer_stops_its_refresher(
+    issuer: LocalIssuer, clock: Clock, client: httpx.AsyncClient
+) -> None:
+    def resolver(iss: str) -> Issuer:
+        return Issuer(iss, audience="api", jwks_uri=issuer.jwks_uri)
+
+    keys = store(resolver, clock, client, max_resolved_issuers=1)
+    before = asyncio.all_tasks()
+    first = keys.lookup("https://tenant-0.example.test")
+    assert first is not None
+    first.ensure_background()
+    (refresher,) = asyncio.all_tasks() - before
+    keys.lookup("https://tenant-1.example.test")
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert refresher.cancelled()
+    await keys.aclose()
