@@ -37,6 +37,9 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package, tests, examples and benchmarks."""
     session.install("-e", ".", *_group("test"), *_group("typecheck"))
     session.run("mypy")
+    session.run("mypy", "--exclude", "tests/(integration|interop)/", "tests")
+    session.run("mypy", "tests/integration")
+    session.run("mypy", "tests/interop")
 
 
 @nox.session
