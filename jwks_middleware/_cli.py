@@ -1,0 +1,201 @@
+"""The `jwks-middleware` command line (also `python -m jwks_middleware`).
+
+    jwks-middleware verify TOKEN --issuer URL [--audience A ...]   is it valid, and if not, why?
+    jwks-middleware keys --issuer URL                              the issuer's keys, and skipped ones
+    jwks-middleware decode TOKEN                                   header and claims, NOT verified
+    jwks-middleware demo [--smoke]                                 a protected API and a local issuer
+
+Exit status: 0 valid (or done), 1 refused (for `keys`: no usable key; for `decode`: not
+decodable), 2 could not check (issuer unreachable, keys unavailable) or bad arguments.
+Tokens are never printed back: only their length and a SHA-256 prefix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TextIO
+
+from . import __version__
+from ._cli_format import format_decoded, format_keys, format_verdict
+from ._cli_keys import KeySetFetchError, list_keys
+from ._cli_tokens import EXIT_STATUS, TokenInputError, decode_token, read_token, verify_token
+from ._config import DEFAULT_LEEWAY
+from ._events import logger
+from ._issuer import Issuer
+
+__all__ = ["build_parser", "main"]
+
+_EPILOG = "Exit status: 0 valid, 1 refused, 2 could not check (network, keys unavailable, bad arguments)."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = argparse.ArgumentParser(
+        prog="jwks-middleware",
+        description="Check JWT bearer tokens against an issuer's keys, as jwks-middleware does.",
+        epilog=_EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    verify = commands.add_parser(
+        "verify",
+        help="verify a token and say exactly why it is refused",
+        description="Fetch the issuer's discovery document and JWKS, verify the token as the middleware "
+        "would, and print its header, claims and either 'valid' or the precise reason for refusal.",
+        epilog=_EPILOG,
+    )
+    _token_argument(verify)
+    _issuer_arguments(verify)
+    verify.add_argument(
+        "--audience",
+        action="append",
+        metavar="A",
+        help="an audience your API accepts (repeatable); without it the audience is NOT checked",
+    )
+    verify.add_argument(
+        "--algorithm",
+        action="append",
+        metavar="ALG",
+        help="an allowed JWS algorithm (repeatable; default: every asymmetric one)",
+    )
+    verify.add_argument(
+        "--leeway", type=float, default=DEFAULT_LEEWAY, metavar="N", help="clock skew allowed, in seconds"
+    )
+    _output_arguments(verify)
+
+    keys = commands.add_parser(
+        "keys",
+        help="list an issuer's keys and the ones the library would skip",
+        description="Fetch the issuer's JWKS and list each key (kid, type, alg, use, size or curve, "
+        "thumbprint, certificate expiry) and each key the library would skip, with the reason.",
+        epilog="Exit status: 0 keys found, 1 no usable key, 2 could not fetch them.",
+    )
+    _issuer_arguments(keys)
+    _output_arguments(keys)
+
+    decode = commands.add_parser(
+        "decode",
+        help="show a token's header and claims, NOT verified",
+        description="Decode a token's header and claims without verifying anything.",
+        epilog="Exit status: 0 decoded, 1 not a decodable JWT.",
+    )
+    _token_argument(decode)
+    decode.add_argument("--json", action="store_true", help="print JSON for machines")
+
+    demo = commands.add_parser(
+        "demo",
+        help="run a protected API and a local issuer on 127.0.0.1, with curl commands to try",
+        description="Start the demo API and a local token issuer on 127.0.0.1 (no internet needed) and "
+        "print ready-to-paste curl commands with fresh tokens. Needs uvicorn: "
+        "pip install 'jwks-middleware[demo]'.",
+    )
+    demo.add_argument(
+        "--smoke", action="store_true", help="send the requests, print the answers, exit 0 if all are right"
+    )
+    demo.add_argument("--port", type=int, default=0, help="port of the API (default: a free one)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> int:
+    """Run a command; return its exit status."""
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        from ._demo import run_demo  # imports the testing kit and, inside, uvicorn
+
+        return run_demo(smoke=args.smoke, port=args.port)
+    as_json: bool = args.json
+    try:
+        token = read_token(args.token, stdin or sys.stdin) if args.command != "keys" else ""
+        if args.command == "decode":
+            decoded = decode_token(token)
+            _emit(decoded, as_json, format_decoded)
+            return 0 if decoded["header"] is not None and decoded["claims"] is not None else 1
+        if args.command == "verify":
+            issuer = _issuer(args, audiences=args.audience, algorithms=args.algorithm, leeway=args.leeway)
+        else:
+            issuer = _issuer(args)
+    except (TokenInputError, ValueError, TypeError) as error:
+        return _fail(f"error: {error}", as_json)
+    with _library_log(verbose=args.verbose):
+        return asyncio.run(_check(args.command, token, issuer, as_json=as_json))
+
+
+async def _check(command: str, token: str, issuer: Issuer, *, as_json: bool) -> int:
+    """`verify` or `keys`: the network part of a command."""
+    if command == "verify":
+        verdict = await verify_token(token, issuer)
+        _emit(verdict, as_json, format_verdict)
+        return EXIT_STATUS[verdict["verdict"]]
+    try:
+        keys = await list_keys(issuer)
+    except KeySetFetchError as error:
+        return _fail(f"could not fetch the keys: {error}", as_json)
+    _emit(keys, as_json, format_keys)
+    return 0 if keys["keys"] else 1
+
+
+def _token_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("token", metavar="TOKEN", help="the token, or '-' to read it from stdin")
+
+
+def _issuer_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--issuer", required=True, metavar="URL", help="the issuer: the tokens' exact 'iss'")
+    parser.add_argument("--jwks-uri", metavar="U", help="the JWKS URL (default: found through discovery)")
+
+
+def _output_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON for machines")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log the library's events to stderr")
+
+
+def _issuer(
+    args: argparse.Namespace,
+    *,
+    audiences: list[str] | None = None,
+    algorithms: list[str] | None = None,
+    leeway: float = DEFAULT_LEEWAY,
+) -> Issuer:
+    return Issuer(
+        args.issuer,
+        audience=audiences,
+        verify_audience=bool(audiences),
+        jwks_uri=args.jwks_uri,
+        algorithms=algorithms,
+        leeway=leeway,
+    )
+
+
+def _emit(result: dict[str, Any], as_json: bool, formatter: Callable[[dict[str, Any]], str]) -> None:
+    print(json.dumps(result, indent=2, ensure_ascii=False) if as_json else formatter(result))
+
+
+def _fail(message: str, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"error": message}, indent=2))
+    else:
+        print(f"jwks-middleware: {message}", file=sys.stderr)
+    return 2
+
+
+@contextlib.contextmanager
+def _library_log(*, verbose: bool) -> Iterator[None]:
+    """The library's events on stderr with --verbose; otherwise kept out of the output."""
+    handler: logging.Handler = logging.StreamHandler(sys.stderr) if verbose else logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    saved = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.CRITICAL)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
