@@ -12,10 +12,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from ._config import DEFAULT_KEYS_MAX_AGE, DEFAULT_TIMEOUT, MAX_KEYS_MAX_AGE, MIN_KEYS_MAX_AGE
-from ._issuer import check_fetch_url
+from ._issuer import Issuer, check_fetch_url
 from ._token import loads_strict
 
-__all__ = ["FetchError", "Fetched", "Fetcher"]
+__all__ = ["FetchError", "Fetched", "Fetcher", "discover_jwks_uri", "get_issuer_document"]
 
 _MAX_AGE: Final = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
 # More digits than this is beyond the 24 h ceiling anyway (and int() refuses > 4300 digits).
@@ -132,3 +132,41 @@ def _max_age(cache_control: str | None) -> float:
     digits = match.group(1)
     seconds = int(digits) if len(digits) <= _MAX_AGE_DIGITS else MAX_KEYS_MAX_AGE
     return float(min(max(seconds, MIN_KEYS_MAX_AGE), MAX_KEYS_MAX_AGE))
+
+
+async def get_issuer_document(
+    client: httpx.AsyncClient, issuer: Issuer, url: str, *, etag: str | None = None
+) -> Fetched:
+    """GET one of an issuer's documents with that issuer's limits, timeout and headers."""
+    return await Fetcher.get_json(
+        client,
+        url,
+        max_bytes=issuer.max_document_bytes,
+        timeout=issuer.timeout,
+        headers=issuer.fetch_headers,
+        etag=etag,
+    )
+
+
+async def discover_jwks_uri(client: httpx.AsyncClient, issuer: Issuer) -> tuple[str, str]:
+    """The first metadata document that answers for this issuer, and its `jwks_uri`."""
+    errors = []
+    for url in issuer.metadata_urls:
+        try:
+            fetched = await get_issuer_document(client, issuer, url)
+        except FetchError as error:
+            errors.append(str(error))
+            continue
+        metadata = fetched.document
+        if not isinstance(metadata, dict):
+            raise FetchError(f"{url} is not a metadata object")
+        # OpenID Connect Discovery 1.0 section 4.3 / RFC 8414 section 3.3: must match exactly.
+        if metadata.get("issuer") != issuer.issuer:
+            raise FetchError(
+                f"{url} names issuer {str(metadata.get('issuer'))[:100]!r}, not {issuer.issuer!r}"
+            )
+        jwks_uri = metadata.get("jwks_uri")
+        if not isinstance(jwks_uri, str):
+            raise FetchError(f"{url} has no jwks_uri")
+        return url, jwks_uri
+    raise FetchError("; ".join(errors))

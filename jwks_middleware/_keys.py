@@ -59,6 +59,10 @@ class VerificationKey:
     #: `notAfter` of the first `x5c` certificate, when the key carries one (not enforced:
     #: providers publish long-expired self-signed certificates next to valid keys).
     certificate_expires: datetime | None = None
+    #: The `alg` the JWK declared, if any (it then binds the key to that algorithm alone).
+    declared_alg: str | None = None
+    #: The `use` the JWK declared, if any (only "sig" is imported).
+    use: str | None = None
 
     def __repr__(self) -> str:
         return f"VerificationKey(kid={self.kid!r}, kty={self.kty!r}, algorithms={sorted(self.algorithms)})"
@@ -130,6 +134,8 @@ def import_jwk(jwk: Mapping[str, Any]) -> VerificationKey:
         thumbprint=key.thumbprint(),
         size=size,
         certificate_expires=certificate_expires,
+        declared_alg=alg,
+        use=use,
     )
 
 

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-import httpx
 from cachetools import TTLCache
 
 from ._config import (
@@ -31,7 +30,7 @@ from ._config import (
 )
 from ._errors import KeysUnavailableError, StaleKeysError, UnknownKeyError
 from ._events import Events, logger
-from ._fetch import Fetcher, FetchError
+from ._fetch import Fetcher, FetchError, discover_jwks_uri, get_issuer_document
 from ._issuer import Issuer
 from ._keyring import KeyRing
 from ._keys import SkippedKey, VerificationKey, import_key_set
@@ -207,14 +206,9 @@ class IssuerKeys:
         try:
             async with self._fetcher.session() as client:
                 if self._jwks_uri is None:
-                    self._jwks_uri = await self._discover(client)
-                fetched = await self._fetcher.get_json(
-                    client,
-                    self._jwks_uri,
-                    max_bytes=issuer.max_document_bytes,
-                    timeout=issuer.timeout,
-                    headers=issuer.fetch_headers,
-                    etag=self._etag if self._ring is not None else None,
+                    _, self._jwks_uri = await discover_jwks_uri(client, issuer)
+                fetched = await get_issuer_document(
+                    client, issuer, self._jwks_uri, etag=self._etag if self._ring is not None else None
                 )
                 if fetched.not_modified:
                     self._events.emit("keys_not_modified", issuer.issuer, self._jwks_uri)
@@ -236,33 +230,6 @@ class IssuerKeys:
         self._fresh_until = now + fetched.max_age
         self.usable_until = self._fresh_until + issuer.max_stale
         self._next_refresh = now + fetched.max_age * REFRESH_AT * _jitter()
-
-    async def _discover(self, client: httpx.AsyncClient) -> str:
-        """The `jwks_uri` of the first metadata document that answers for this issuer."""
-        errors = []
-        for url in self.issuer.metadata_urls:
-            try:
-                fetched = await self._fetcher.get_json(
-                    client,
-                    url,
-                    max_bytes=self.issuer.max_document_bytes,
-                    timeout=self.issuer.timeout,
-                    headers=self.issuer.fetch_headers,
-                )
-            except FetchError as error:
-                errors.append(str(error))
-                continue
-            metadata = fetched.document
-            if not isinstance(metadata, dict):
-                raise FetchError(f"{url} is not a metadata object")
-            # OpenID Connect Discovery 1.0 section 4.3 / RFC 8414 section 3.3: must match exactly.
-            if metadata.get("issuer") != self.issuer.issuer:
-                raise FetchError(f"{url} names issuer {str(metadata.get('issuer'))[:100]!r}, not this one")
-            jwks_uri = metadata.get("jwks_uri")
-            if not isinstance(jwks_uri, str):
-                raise FetchError(f"{url} has no jwks_uri")
-            return jwks_uri
-        raise FetchError("; ".join(errors))
 
     def _swap(self, document: object) -> None:
         issuer = self.issuer
