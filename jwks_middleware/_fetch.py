@@ -138,12 +138,21 @@ async def get_issuer_document(
     client: httpx.AsyncClient, issuer: Issuer, url: str, *, etag: str | None = None
 ) -> Fetched:
     """GET one of an issuer's documents with that issuer's limits, timeout and headers."""
+    fixed_or_factory = issuer.fetch_headers
+    headers: Mapping[str, str] = {}
+    if callable(fixed_or_factory):
+        try:
+            headers = await fixed_or_factory()
+        except Exception as error:  # noqa: BLE001 - the user's callable; the refresh must survive it
+            raise FetchError(f"fetch_headers raised {type(error).__name__}") from None
+    else:
+        headers = fixed_or_factory
     return await Fetcher.get_json(
         client,
         url,
         max_bytes=issuer.max_document_bytes,
         timeout=issuer.timeout,
-        headers=issuer.fetch_headers,
+        headers=headers,
         etag=etag,
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -21,7 +21,7 @@ from ._config import (
 )
 from ._keys import VerificationKey, import_key_set, import_pem, import_secret
 
-__all__ = ["DEFAULT_TOKEN_TYPES", "Issuer", "check_fetch_url"]
+__all__ = ["DEFAULT_TOKEN_TYPES", "FetchHeaders", "Issuer", "check_fetch_url"]
 
 #: `typ` header values accepted by default (compared case-insensitively, RFC 7515 section 4.1.9);
 #: a token without `typ` is accepted too unless the RFC 9068 profile is on.
@@ -32,6 +32,8 @@ _ACCESS_TOKEN_CLAIMS: Final = ("iss", "exp", "aud", "sub", "client_id", "iat", "
 _LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 ClaimPath = str | tuple[str, ...]
+#: Headers for the key fetches: fixed, or made anew for each fetch (a short-lived API token).
+FetchHeaders = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]]
 
 
 class Issuer:
@@ -61,7 +63,7 @@ class Issuer:
         claim_values: Mapping[str, str | Iterable[str]] | None = None,
         scope_claims: Iterable[ClaimPath] = ("scope", "scp", "permissions"),
         role_claims: Iterable[ClaimPath] = ("roles",),
-        fetch_headers: Mapping[str, str] | None = None,
+        fetch_headers: FetchHeaders | None = None,
         max_stale: float = DEFAULT_MAX_STALE,
         refresh_cooldown: float = DEFAULT_REFRESH_COOLDOWN,
         max_keys: int = DEFAULT_MAX_KEYS,
@@ -120,7 +122,9 @@ class Issuer:
         }
         self.scope_claims = tuple(_paths(scope_claims))
         self.role_claims = tuple(_paths(role_claims))
-        self.fetch_headers = dict(fetch_headers or {})
+        self.fetch_headers: dict[str, str] | Callable[[], Awaitable[Mapping[str, str]]] = (
+            fetch_headers if callable(fetch_headers) else dict(fetch_headers or {})
+        )
         if max_stale < 0 or refresh_cooldown < 0:
             raise ValueError("max_stale and refresh_cooldown must not be negative")
         if max_keys < 1 or max_document_bytes < 1024:

@@ -22,13 +22,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict
 from urllib.parse import urlsplit
 
 import httpx
 
-from ._issuer import ClaimPath, Issuer, check_fetch_url
+from ._issuer import ClaimPath, FetchHeaders, Issuer, check_fetch_url
 from ._store import IssuerResolver
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class IssuerOptions(TypedDict, total=False):
     claim_values: Mapping[str, str | Iterable[str]] | None
     scope_claims: Iterable[ClaimPath]
     role_claims: Iterable[ClaimPath]
-    fetch_headers: Mapping[str, str] | None
+    fetch_headers: FetchHeaders | None
     max_stale: float
     refresh_cooldown: float
     max_keys: int
@@ -284,12 +284,17 @@ def _origin(value: str) -> str:
 
 
 def onelogin(
-    subdomain: str, access_token: str, audience: str | Iterable[str], **options: Unpack[IssuerOptions]
+    subdomain: str,
+    access_token: str | Callable[[], Awaitable[str]],
+    audience: str | Iterable[str],
+    **options: Unpack[IssuerOptions],
 ) -> Issuer:
     """OneLogin OpenID Connect tokens of `https://{subdomain}.onelogin.com/oidc/2`.
 
     The key set (`/oidc/2/certs`) is requested with `Authorization: Bearer {access_token}`,
-    an API access token made with OneLogin's Generate Token API. `audience` is the
+    an API access token made with OneLogin's Generate Token API. Such tokens expire (10 h):
+    give an async callable returning a current one and it is called before every key fetch.
+    `audience` is the
     application's client ID (or the API authorization's audience). Scopes: `scope`; roles:
     `groups` (when the app sends them) and `roles`.
     """
@@ -297,15 +302,22 @@ def onelogin(
         raise ValueError(
             f"subdomain must be the OneLogin subdomain ('acme' of acme.onelogin.com), not {subdomain!r}"
         )
-    if not isinstance(access_token, str) or not re.fullmatch(r"[\x21-\x7e]+", access_token):
-        raise ValueError("access_token must be a OneLogin API access token (printable, no spaces)")
     iss = f"https://{subdomain.lower()}.onelogin.com/oidc/2"
+    headers: FetchHeaders
+    if callable(access_token):
+        token_source = access_token
+
+        async def headers() -> Mapping[str, str]:
+            return {"Authorization": f"Bearer {_api_token(await token_source())}"}
+
+    else:
+        headers = {"Authorization": f"Bearer {_api_token(access_token)}"}
     return _issuer(
         iss,
         {
             "audience": audience,
             "jwks_uri": f"{iss}/certs",
-            "fetch_headers": {"Authorization": f"Bearer {access_token}"},
+            "fetch_headers": headers,
             "role_claims": ("groups", "roles"),
         },
         options,
@@ -589,6 +601,8 @@ def _issuer(iss: str, preset: Mapping[str, Any], options: Mapping[str, Any]) -> 
     for name, value in given.items():
         if name in _MERGED:
             preset_value = arguments.get(name, {})
+            if callable(preset_value) or callable(value):
+                raise ValueError(f"this preset makes its own {name}; it cannot be combined with yours")
             # The preset's claim checks are what binds tokens to you: add to them, never replace.
             clash = sorted(set(preset_value) & set(value)) if name == "claim_values" else []
             if clash:
@@ -596,6 +610,12 @@ def _issuer(iss: str, preset: Mapping[str, Any], options: Mapping[str, Any]) -> 
             value = {**preset_value, **value}
         arguments[name] = value
     return Issuer(iss, **arguments)
+
+
+def _api_token(token: object) -> str:
+    if not isinstance(token, str) or not re.fullmatch(r"[\x21-\x7e]+", token):
+        raise ValueError("access_token must be a OneLogin API access token (printable, no spaces)")
+    return token
 
 
 def _domain(value: object, what: str, example: str) -> str:

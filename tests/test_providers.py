@@ -825,3 +825,28 @@ def test_presets_refuse_values_of_the_wrong_type(make: Any) -> None:
 def test_clerk_refuses_a_publishable_key_that_is_not_base64() -> None:
     with pytest.raises(ValueError, match="publishable key"):
         providers.clerk(publishable_key="pk_live_%%%", authorized_parties=None)
+
+
+async def test_onelogin_asks_for_a_current_api_token_before_every_key_fetch() -> None:
+    idp = _idp("onelogin")
+    api_token: str = idp.provider.data["api_access_token"]
+    calls: list[str] = []
+
+    async def current_api_token() -> str:
+        calls.append("asked")
+        return api_token
+
+    issuer = providers.onelogin("acme", current_api_token, "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d123456")
+    (claims,) = await idp.verify([issuer], "access_token")
+    assert claims.subject
+    (request,) = idp.requests
+    assert request.headers["Authorization"] == f"Bearer {api_token}"
+    assert calls == ["asked"]
+
+
+def test_onelogin_with_a_token_callable_cannot_merge_more_fetch_headers() -> None:
+    async def current_api_token() -> str:
+        return "t0ken"
+
+    with pytest.raises(ValueError, match="fetch_headers"):
+        providers.onelogin("acme", current_api_token, "client", fetch_headers={"User-Agent": "items-api"})

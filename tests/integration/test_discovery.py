@@ -144,3 +144,39 @@ async def test_fetch_headers_are_sent_with_the_discovery_and_jwks_requests(
         assert request.headers["authorization"] == "Bearer onelogin-api-token"
         assert request.headers["x-tenant"] == "acme"
         assert request.headers["accept"] == "application/json"
+
+
+async def test_fetch_headers_can_be_made_anew_for_every_fetch(
+    issuer: LocalIssuer, started_verifier: VerifierFactory
+) -> None:
+    tokens = iter(["first-api-token", "second-api-token", "third-api-token", "fourth-api-token"])
+
+    async def current_headers() -> dict[str, str]:
+        return {"Authorization": f"Bearer {next(tokens)}"}
+
+    async with started_verifier(fetch_headers=current_headers) as verifier:
+        (keys,) = verifier.key_store.issuers()
+        await keys.refresh()
+    sent = [request.headers["authorization"] for request in issuer.request_log]
+    assert sent == ["Bearer first-api-token", "Bearer second-api-token", "Bearer third-api-token"]
+
+
+async def test_fetch_headers_that_raise_fail_the_fetch_and_keep_the_keys(
+    issuer: LocalIssuer, started_verifier: VerifierFactory
+) -> None:
+    broken = False
+
+    async def current_headers() -> dict[str, str]:
+        if broken:
+            raise RuntimeError("token service down")
+        return {"Authorization": "Bearer api-token"}
+
+    async with started_verifier(fetch_headers=current_headers) as verifier:
+        (keys,) = verifier.key_store.issuers()
+        broken = True
+        await keys.refresh()
+        state = keys.state()
+        assert state.failures == 1
+        assert state.last_error == "fetch_headers raised RuntimeError"
+        assert verifier.ready()
+        assert await verifier.verify(issuer.issue())
