@@ -14,13 +14,13 @@ from starlette.types import Scope
 
 from ._errors import InvalidRequestError
 
-__all__ = ["TokenSources"]
+__all__ = ["TokenSources", "is_b64token"]
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN_CHARACTERS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 
 
-def _is_b64token(value: str) -> bool:
+def is_b64token(value: str) -> bool:
     """Whether `value` is one b64token. The same as matching the grammar above with a regular
     expression, at half the cost on a 1 KiB token: deleting every allowed character from the
     part before the trailing "=" must leave nothing."""
@@ -62,6 +62,28 @@ class TokenSources:
             raise InvalidRequestError("token sent in more than one place")
         return found[0] if found else None
 
+    def header_token(self, scope: Scope) -> str | None:
+        """The fast way to a token: the credentials of the request's one Authorization header
+        written `Bearer <credentials>`, when that header is the only enabled source; None
+        otherwise (then ask `token`, which applies every rule).
+
+        The credentials are not checked yet: a token found in the verifier's cache is known to
+        be well formed; any other must pass `is_b64token`, and then equals what `token` finds.
+        """
+        if self.cookie_name is not None or (
+            self.websocket_query_param is not None and scope["type"] == "websocket"
+        ):
+            return None
+        authorization: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                if authorization is not None:
+                    return None  # two headers: `token` refuses the request
+                authorization = value
+        if authorization is None or not authorization.startswith(b"Bearer "):
+            return None
+        return authorization[7:].decode("latin-1")
+
 
 def _bearer(header: bytes) -> str | None:
     try:
@@ -74,7 +96,7 @@ def _bearer(header: bytes) -> str | None:
     credentials = credentials.strip()
     if not credentials:
         raise InvalidRequestError("Bearer scheme without a token")
-    if not _is_b64token(credentials):
+    if not is_b64token(credentials):
         raise InvalidRequestError("Bearer credentials are not a single token")
     return credentials
 
@@ -92,7 +114,7 @@ def _cookie(header: bytes, name: str | None) -> Sequence[str]:
             values.append(value)
     if len(values) > 1:
         raise InvalidRequestError("token cookie given more than once")
-    if values and not _is_b64token(values[0]):
+    if values and not is_b64token(values[0]):
         raise InvalidRequestError("token cookie is malformed")
     return values
 
@@ -101,6 +123,6 @@ def _query(query_string: bytes, name: str) -> Sequence[str]:
     values = [value for key, value in parse_qsl(query_string.decode("latin-1")) if key == name]
     if len(values) > 1:
         raise InvalidRequestError("token query parameter given more than once")
-    if values and not _is_b64token(values[0]):
+    if values and not is_b64token(values[0]):
         raise InvalidRequestError("token query parameter is malformed")
     return values

@@ -6,6 +6,7 @@ Pure ASGI (no `BaseHTTPMiddleware`): `http` and `websocket` requests are authent
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -19,7 +20,7 @@ from ._claims import Claims
 from ._config import DEFAULT_MAX_TOKEN_BYTES, DEFAULT_TOKEN_CACHE_SIZE
 from ._errors import AuthError, InvalidTokenError, MissingTokenError
 from ._events import EventHook, logger
-from ._extract import TokenSources
+from ._extract import TokenSources, is_b64token
 from ._issuer import Issuer
 from ._responses import send_refusal
 from ._store import IssuerResolver
@@ -95,18 +96,10 @@ class JWKSMiddleware:
         self.exclude_paths = frozenset(exclude_paths)
         self.realm = realm
         self.sources = TokenSources(cookie_name=cookie_name, websocket_query_param=websocket_query_param)
-        # Whether the Authorization header is the only token source of an HTTP request, and
-        # of a WebSocket handshake: then a cached token can be found before any other work.
-        self._header_only = cookie_name is None
-        self._header_only_websocket = cookie_name is None and websocket_query_param is None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
-        if scope_type == "http":
-            header_only = self._header_only
-        elif scope_type == "websocket":
-            header_only = self._header_only_websocket
-        else:
+        if scope_type != "http" and scope_type != "websocket":
             if scope_type == "lifespan":
                 receive = self._lifespan_receive(receive)
             await self.app(scope, receive, send)
@@ -115,10 +108,14 @@ class JWKSMiddleware:
             await self.app(scope, receive, send)
             return
         scope[REALM_SCOPE_KEY] = self.realm
-        claims = self._cached_claims(scope) if header_only else None
+        # A repeated token costs a header scan and a cache lookup before anything else: a
+        # cache hit proves these are the bytes of a token checked in full when first seen.
+        # Anything else (a miss, spaces, another spelling of the scheme) goes the full way.
+        candidate = self.sources.header_token(scope)
+        claims = self.verifier.cached(candidate) if candidate is not None else None
         if claims is None:
             try:
-                claims = await self._authenticate(scope)
+                claims = await self._authenticate(scope, candidate)
             except AuthError as error:
                 await send_refusal(error, scope, receive, send, self.realm)
                 return
@@ -132,25 +129,10 @@ class JWKSMiddleware:
             scope["auth"], scope["user"] = claims._asgi or _starlette_auth(claims)
         await self.app(scope, receive, send)
 
-    def _cached_claims(self, scope: Scope) -> Claims | None:
-        """The claims of a token verified before, found with the least work: the one
-        Authorization header, in its usual spelling, looked up in the verifier's cache.
-        None sends the request the full way (extraction rules, then `verify`)."""
-        authorization = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                if authorization is not None:
-                    return None  # two headers: refused on the full way
-                authorization = value
-        if authorization is None or authorization[:7] != b"Bearer ":
-            return None
-        # A cached token was checked in full when it was first seen, so a cache hit proves
-        # these bytes are one well-formed token; anything else (spaces, another spelling of
-        # the scheme, non-ASCII) misses the cache and takes the full way.
-        return self.verifier.cached(authorization[7:].decode("latin-1"))
-
-    async def _authenticate(self, scope: Scope) -> Claims | None:
-        token = self.sources.token(scope)
+    async def _authenticate(self, scope: Scope, candidate: str | None) -> Claims | None:
+        # The header's credentials, when they are one b64token, are what `token` would find
+        # (see `TokenSources.header_token`): no second scan.
+        token = candidate if candidate is not None and is_b64token(candidate) else self.sources.token(scope)
         if token is None:
             if self.optional:
                 return None
@@ -182,9 +164,20 @@ class JWKSMiddleware:
         return self.verifier.ready()
 
 
+class _ClaimsCredentials(AuthCredentials):
+    """`scope["auth"]` of a token: its scopes, sorted on first use (many routes never ask)."""
+
+    def __init__(self, claims: Claims) -> None:  # no super().__init__(): `scopes` comes later
+        self._claims = claims
+
+    @functools.cached_property
+    def scopes(self) -> list[str]:  # type: ignore[override]  # stays writable, as in Starlette
+        return sorted(self._claims.scopes)
+
+
 def _starlette_auth(claims: Claims) -> tuple[AuthCredentials, ClaimsUser]:
     """`scope["auth"]` and `scope["user"]` for these claims, made once per `Claims`."""
-    made = claims._asgi = (AuthCredentials(sorted(claims.scopes)), ClaimsUser(claims))
+    made = claims._asgi = (_ClaimsCredentials(claims), ClaimsUser(claims))
     return made
 
 

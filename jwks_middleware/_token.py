@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
 from ._errors import DisallowedAlgorithmError, MalformedTokenError, UnsupportedTokenError
@@ -20,6 +21,7 @@ _ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 # The 6-bit value of each base64url character, by byte value.
 _SEXTETS: Final = {character: value for value, character in enumerate(_ALPHABET)}
 _TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
+_JSON_WHITESPACE: Final = " \t\n\r"  # RFC 8259 section 2
 _PADDING: Final = (b"", b"", b"==", b"=")
 # Parsed and checked headers by their encoded form. An issuer signs every token with the same
 # few headers (alg, typ, kid), so a new token usually needs only its payload decoded. Bounded:
@@ -92,9 +94,23 @@ def check_header(header: dict[str, Any]) -> None:
 def loads_strict(data: bytes) -> Any:
     """Parse JSON as JOSE requires: UTF-8 only, no duplicate member names, no NaN/Infinity."""
     try:
-        return _DECODER.decode(data.decode("utf-8"))
+        return _loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ValueError(f"invalid JSON: {error}") from None
+
+
+def _loads(text: str) -> Any:
+    # `JSONDecoder.decode`, calling its scanner directly instead of through two whitespace
+    # regular expressions (a quarter of the time on a token's payload); same result and errors.
+    start = len(text) - len(text.lstrip(_JSON_WHITESPACE))
+    try:
+        value, end = _SCAN(text, start)
+    except StopIteration as error:
+        raise json.JSONDecodeError("Expecting value", text, error.value) from None
+    rest = text[end:].lstrip(_JSON_WHITESPACE)
+    if rest:
+        raise json.JSONDecodeError("Extra data", text, len(text) - len(rest))
+    return value
 
 
 def _b64decode(part: bytes, what: str) -> bytes:
@@ -135,3 +151,5 @@ def _no_constant(name: str) -> Any:
 
 
 _DECODER: Final = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_no_constant)
+# The C scanner `JSONDecoder.__init__` makes (typeshed does not declare it).
+_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = _DECODER.scan_once  # type: ignore[attr-defined]

@@ -77,17 +77,16 @@ class TokenCache:
       dropped, the others go with their generation at the latest.
     """
 
-    __slots__ = ("_generation_size", "_old", "_young")
+    __slots__ = ("_clock", "_generation_size", "_old", "_young")
 
-    def __init__(self, size: int) -> None:
-        if size < 1:
-            raise ValueError("a token cache holds at least one token")
+    def __init__(self, size: int, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
         self._generation_size = max(1, size // 2)
         self._young: dict[str, _Verified] = {}
         self._old: dict[str, _Verified] = {}
 
-    def get(self, token: str, now: float) -> Claims | None:
-        """The claims of `token` if it is cached and still valid at `now`, else None."""
+    def get(self, token: str) -> Claims | None:
+        """The claims of `token` if it is cached and still valid now, else None."""
         key = token[-_KEY_CHARS:]
         entry = self._young.get(key)
         if entry is None:
@@ -97,6 +96,7 @@ class TokenCache:
             self._insert(key, entry)  # in use: keep it through the next generation change
         elif entry.token != token:
             return None
+        now = self._clock()
         if entry.valid_from <= now <= entry.valid_until and now <= entry.keys.usable_until:
             return entry.claims
         if now > entry.valid_until:  # expired for good
@@ -121,13 +121,9 @@ class TokenCache:
             for key in [key for key, entry in generation.items() if entry.key in removed]:
                 del generation[key]
 
-    def clear(self) -> None:
-        """Forget every token."""
-        self._young, self._old = {}, {}
 
-    def __len__(self) -> int:
-        young = self._young
-        return len(young) + sum(1 for key in self._old if key not in young)
+def _not_cached(token: str) -> None:
+    return None
 
 
 class TokenVerifier:
@@ -136,6 +132,10 @@ class TokenVerifier:
     `issuers` is a list of `Issuer` or a resolver callable (`iss` -> `Issuer | None`).
     Repeated tokens are answered from a bounded cache (`token_cache_size=0` turns it off)
     whose entries never outlive the token's `exp` or the key that verified it.
+
+    `cached(token)`: the claims of a token verified before whose verdict still holds, or None
+    (then call `verify`); a dictionary lookup and a time check, nothing else. The middleware
+    asks it first.
     """
 
     def __init__(
@@ -162,53 +162,50 @@ class TokenVerifier:
             max_resolved_issuers=max_resolved_issuers,
         )
         self._max_token_bytes = max_token_bytes
-        self._cache = TokenCache(token_cache_size) if token_cache_size else None
+        self._cache = TokenCache(token_cache_size, clock) if token_cache_size else None
+        # An attribute, not a method: one call less on the path of every cached request.
+        self.cached: Callable[[str], Claims | None] = (
+            self._cache.get if self._cache is not None else _not_cached
+        )
 
     async def verify(self, token: str) -> Claims:
         """The claims of a valid token; raise an `AuthError` subclass saying why not."""
+        claims = self.cached(token)
+        if claims is None:
+            claims = await self._verify_new(token)
+        return claims
+
+    async def _verify_new(self, token: str) -> Claims:
+        """`verify` for a token the caller just failed to find in the cache."""
         now = self._clock()
-        cache = self._cache
-        if cache is not None:
-            claims = cache.get(token, now)
-            if claims is not None:
-                return claims
         try:
-            return await self._verify(token, now)
+            unverified = parse_token(token, max_bytes=self._max_token_bytes)
+            header, claims = unverified.header, unverified.claims
+            iss = claims.get("iss")
+            keys = self.key_store.lookup(iss) if isinstance(iss, str) else None
+            if keys is None:
+                raise UntrustedIssuerError("token 'iss' is missing or not a trusted issuer")
+            issuer = keys.issuer
+            check_header_policy(header, issuer)
+            exp, nbf = check_claims(claims, issuer, now)
+            alg = header["alg"]
+            key = await keys.find_key(header.get("kid"), alg)
+            try:
+                valid = algorithm_model(alg).verify(unverified.signing_input, unverified.signature, key.key)
+            except (ValueError, TypeError):
+                valid = False
+            if not valid:
+                raise InvalidSignatureError("signature does not match the key")
+            # The parsed payload is ours alone: adopted, not copied.
+            result = Claims._adopt(claims, issuer.scope_claims, issuer.role_claims)
+            if self._cache is not None:
+                leeway = issuer.leeway
+                valid_from = nbf - leeway if nbf is not None else float("-inf")
+                self._cache.put(_Verified(token, result, keys, key, valid_from, exp + leeway))
+            return result
         except AuthError as error:
             self.events.emit("token_refused", None, error.detail, reason=error.reason)
             raise
-
-    def cached(self, token: str) -> Claims | None:
-        """The claims of a token verified before whose verdict still holds, or None (then
-        call `verify`): a dictionary lookup and a time check, nothing else."""
-        cache = self._cache
-        return None if cache is None else cache.get(token, self._clock())
-
-    async def _verify(self, token: str, now: float) -> Claims:
-        unverified = parse_token(token, max_bytes=self._max_token_bytes)
-        header, claims = unverified.header, unverified.claims
-        iss = claims.get("iss")
-        keys = self.key_store.lookup(iss) if isinstance(iss, str) else None
-        if keys is None:
-            raise UntrustedIssuerError("token 'iss' is missing or not a trusted issuer")
-        issuer = keys.issuer
-        check_header_policy(header, issuer)
-        exp, nbf = check_claims(claims, issuer, now)
-        alg = header["alg"]
-        key = await keys.find_key(header.get("kid"), alg)
-        try:
-            valid = algorithm_model(alg).verify(unverified.signing_input, unverified.signature, key.key)
-        except (ValueError, TypeError):
-            valid = False
-        if not valid:
-            raise InvalidSignatureError("signature does not match the key")
-        # The parsed payload is ours alone: adopted, not copied.
-        result = Claims._adopt(claims, issuer.scope_claims, issuer.role_claims)
-        if self._cache is not None:
-            leeway = issuer.leeway
-            valid_from = nbf - leeway if nbf is not None else float("-inf")
-            self._cache.put(_Verified(token, result, keys, key, valid_from, exp + leeway))
-        return result
 
     def _forget_tokens_of(self, removed: frozenset[VerificationKey]) -> None:
         # A key dropped from its JWKS is revoked at once: so are the tokens it verified.
