@@ -50,8 +50,9 @@ class Events:
 
     def __init__(self, hook: EventHook | None = None) -> None:
         self._hook = hook
-        #: Counts by (issuer, event name); refusals are counted as "refused:<reason>" and
-        #: successful verifications as "verified".
+        #: Counts by (issuer, event name): refusals as "token_refused:<reason>" (issuer None
+        #: when the token names no trusted issuer), first-time verifications as "verified"
+        #: (a repeated token answered from the cache costs a lookup and is not counted).
         self.counters: Counter[tuple[str | None, str]] = Counter()
 
     def emit(self, kind: str, issuer: str | None, detail: str = "", *, reason: str | None = None) -> None:

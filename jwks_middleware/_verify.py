@@ -178,6 +178,7 @@ class TokenVerifier:
     async def _verify_new(self, token: str) -> Claims:
         """`verify` for a token the caller just failed to find in the cache."""
         now = self._clock()
+        issuer_name: str | None = None  # known once `iss` is found trusted
         try:
             unverified = parse_token(token, max_bytes=self._max_token_bytes)
             header, claims = unverified.header, unverified.claims
@@ -186,6 +187,7 @@ class TokenVerifier:
             if keys is None:
                 raise UntrustedIssuerError("token 'iss' is missing or not a trusted issuer")
             issuer = keys.issuer
+            issuer_name = issuer.issuer
             check_header_policy(header, issuer)
             exp, nbf = check_claims(claims, issuer, now)
             alg = header["alg"]
@@ -202,9 +204,10 @@ class TokenVerifier:
                 leeway = issuer.leeway
                 valid_from = nbf - leeway if nbf is not None else float("-inf")
                 self._cache.put(_Verified(token, result, keys, key, valid_from, exp + leeway))
+            self.events.count(issuer_name, "verified")
             return result
         except AuthError as error:
-            self.events.emit("token_refused", None, error.detail, reason=error.reason)
+            self.events.emit("token_refused", issuer_name, error.detail, reason=error.reason)
             raise
 
     def _forget_tokens_of(self, removed: frozenset[VerificationKey]) -> None:

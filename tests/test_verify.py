@@ -452,7 +452,19 @@ async def test_refusals_are_counted_and_reported_by_reason() -> None:
         ("token_refused", "expired"),
         ("token_refused", "signature"),
     ]
-    assert verifier.events.counters[None, "token_refused:expired"] == 1
+    assert verifier.events.counters[ISSUER, "token_refused:expired"] == 1
+    assert verifier.events.counters[ISSUER, "token_refused:signature"] == 1
+
+
+async def test_untrusted_issuers_are_counted_without_a_name_and_verifications_by_issuer() -> None:
+    verifier = make_verifier()
+    with pytest.raises(UntrustedIssuerError):
+        await verifier.verify(mint(iss="https://attacker.example/"))
+    token = mint()
+    await verifier.verify(token)
+    await verifier.verify(token)  # answered from the cache: not verified again
+    assert verifier.events.counters[None, "token_refused:issuer"] == 1
+    assert verifier.events.counters[ISSUER, "verified"] == 1
 
 
 # -- life cycle ------------------------------------------------------------------------
