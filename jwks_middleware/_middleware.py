@@ -26,7 +26,7 @@ from ._responses import send_refusal
 from ._store import IssuerResolver
 from ._verify import TokenVerifier
 
-__all__ = ["REALM_SCOPE_KEY", "ClaimsUser", "JWKSMiddleware"]
+__all__ = ["REALM_SCOPE_KEY", "ClaimsUser", "JWKSMiddleware", "verify_or_refuse"]
 
 #: Scope key under which the middleware leaves its `realm`, for the scope guards' challenges.
 REALM_SCOPE_KEY: Final = "jwks_middleware.realm"
@@ -137,16 +137,7 @@ class JWKSMiddleware:
             if self.optional:
                 return None
             raise MissingTokenError()
-        try:
-            return await self.verifier.verify(token)
-        except AuthError:
-            raise
-        except Exception as error:  # noqa: BLE001
-            # Never a 500 from authentication: log the failure and refuse. The error's text may
-            # quote its input, so the token and its parts are cut out of what is logged.
-            trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-            logger.error("unexpected error while verifying a token\n%s", _redact(trace, token))
-            raise InvalidTokenError(f"unexpected {type(error).__name__}") from None
+        return await verify_or_refuse(self.verifier, token)
 
     def _lifespan_receive(self, receive: Receive) -> Receive:
         async def lifespan_receive() -> Message:
@@ -179,6 +170,20 @@ def _starlette_auth(claims: Claims) -> tuple[AuthCredentials, ClaimsUser]:
     """`scope["auth"]` and `scope["user"]` for these claims, made once per `Claims`."""
     made = claims._asgi = (_ClaimsCredentials(claims), ClaimsUser(claims))
     return made
+
+
+async def verify_or_refuse(verifier: TokenVerifier, token: str) -> Claims:
+    """`verifier.verify`, with any unexpected failure logged and turned into a refusal."""
+    try:
+        return await verifier.verify(token)
+    except AuthError:
+        raise
+    except Exception as error:  # noqa: BLE001
+        # Never a 500 from authentication: log the failure and refuse. The error's text may
+        # quote its input, so the token and its parts are cut out of what is logged.
+        trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        logger.error("unexpected error while verifying a token\n%s", _redact(trace, token))
+        raise InvalidTokenError(f"unexpected {type(error).__name__}") from None
 
 
 def _redact(text: str, token: str) -> str:

@@ -60,7 +60,6 @@ the `websocket.http.response` extension, close code 1008 otherwise.
 import contextlib
 import json
 import time
-import traceback
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Annotated, Any, Final, TypeAlias
 
@@ -84,12 +83,12 @@ from starlette.types import Receive, Scope, Send
 from ._claims import Claims
 from ._config import DEFAULT_MAX_TOKEN_BYTES, DEFAULT_TOKEN_CACHE_SIZE
 from ._decorators import missing_scopes
-from ._errors import AuthError, InsufficientScopeError, InvalidTokenError, MissingTokenError
-from ._events import EventHook, logger
+from ._errors import AuthError, InsufficientScopeError, MissingTokenError
+from ._events import EventHook
 from ._extract import TokenSources
 from ._guards import ClaimName, ClaimsCheck, all_roles, any_role, any_scope, claim_value, names
 from ._issuer import Issuer
-from ._middleware import REALM_SCOPE_KEY, ClaimsUser, _redact
+from ._middleware import REALM_SCOPE_KEY, ClaimsUser, verify_or_refuse
 from ._responses import error_body, refusal_headers, send_refusal
 from ._store import IssuerResolver
 from ._verify import TokenVerifier
@@ -333,7 +332,7 @@ class JWKSAuth:
         if auth in verified:
             return verified[auth]
         token = auth.sources.token(scope)
-        claims = None if token is None else await _verify(auth.verifier, token)
+        claims = None if token is None else await verify_or_refuse(auth.verifier, token)
         verified[auth] = claims
         # The same view of the request as with the middleware.
         state["claims"] = claims
@@ -384,19 +383,6 @@ def _bearer_scheme(scheme: SecurityBase | None) -> SecurityBase:
     if not bearer and kind not in (SecuritySchemeType.oauth2, SecuritySchemeType.openIdConnect):
         raise ValueError("scheme must describe bearer tokens: HTTP bearer, OAuth2 or OpenID Connect")
     return scheme
-
-
-async def _verify(verifier: TokenVerifier, token: str) -> Claims:
-    try:
-        return await verifier.verify(token)
-    except AuthError:
-        raise
-    except Exception as error:  # noqa: BLE001
-        # Never a 500 from authentication (as in the middleware): log the failure, the token cut
-        # out of the traceback, and refuse.
-        trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        logger.error("unexpected error while verifying a token\n%s", _redact(trace, token))
-        raise InvalidTokenError(f"unexpected {type(error).__name__}") from None
 
 
 def _register(app: Starlette, auth: JWKSAuth) -> None:
