@@ -480,3 +480,14 @@ async def test_verifier_with_static_keys_is_ready_at_once() -> None:
 async def test_claims_carry_the_audience_as_sent() -> None:
     verified = await make_verifier().verify(mint(aud=[AUDIENCE, "other"]))
     assert verified.audience == (AUDIENCE, "other")
+
+
+async def test_a_broken_event_hook_never_breaks_verification(caplog: pytest.LogCaptureFixture) -> None:
+    def broken_hook(event: AuthEvent) -> None:
+        raise RuntimeError("metrics backend down")
+
+    verifier = make_verifier(on_event=broken_hook)
+    with pytest.raises(ExpiredTokenError):
+        await verifier.verify(mint(exp=NOW - 3600))
+    assert await verifier.verify(mint())
+    assert "the event hook raised" in caplog.text
