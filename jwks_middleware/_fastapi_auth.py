@@ -1,0 +1,251 @@
+"""`JWKSAuth` and the `ClaimsDependency` objects it makes: where a request's claims come from
+(the middleware's, or verified here once per request), the guards on them, and the wiring into
+an app (lifespan, refusal handler, the module-level dependencies' fallback). Imported only
+through `jwks_middleware.fastapi`."""
+
+# No `from __future__ import annotations`: FastAPI reads the annotations of
+# `ClaimsDependency.__call__` at run time, and older FastAPI releases resolve the string
+# annotations of a callable object in an empty namespace (it has no `__globals__`).
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from typing import Any, Final
+
+import httpx
+from fastapi import Security
+from fastapi.security import SecurityScopes
+from fastapi.security.base import SecurityBase
+from starlette.applications import Starlette
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
+from starlette.requests import HTTPConnection
+from starlette.types import Scope
+
+from ._claims import Claims
+from ._config import DEFAULT_MAX_TOKEN_BYTES, DEFAULT_TOKEN_CACHE_SIZE
+from ._decorators import missing_scopes
+from ._errors import AuthError, InsufficientScopeError, MissingTokenError
+from ._events import EventHook
+from ._extract import TokenSources
+from ._fastapi_openapi import bearer_scheme
+from ._fastapi_refusals import AuthHTTPException, refusal_handler
+from ._guards import ClaimName, ClaimsCheck, all_roles, any_role, any_scope, claim_value, names
+from ._issuer import Issuer
+from ._middleware import REALM_SCOPE_KEY, ClaimsUser, verify_or_refuse
+from ._store import IssuerResolver
+from ._verify import TokenVerifier
+
+#: Attribute of `app.state` holding the `JWKSAuth` installed on an app.
+APP_STATE_KEY: Final = "jwks_auth"
+# Claims already verified for this request, per JWKSAuth: a token is verified once per request.
+_VERIFIED_SCOPE_KEY: Final = "jwks_middleware.fastapi.verified"
+
+
+class ClaimsDependency(SecurityBase):
+    """A FastAPI dependency giving the verified `Claims` of a request, seen by OpenAPI as its
+    `JWKSAuth`'s security scheme. It enforces the `scopes` of the `Security(...)` declarations
+    above it (`SecurityScopes`), then its own `check`. Made by `JWKSAuth`; `current_claims`
+    and `optional_claims` are two of them."""
+
+    def __init__(self, auth: "JWKSAuth", *, optional: bool = False, check: ClaimsCheck | None = None) -> None:
+        self.model = auth.scheme.model
+        self.scheme_name = auth.scheme.scheme_name
+        self.auth = auth
+        self.optional = optional
+        self.check = check
+
+    async def __call__(self, connection: HTTPConnection, security_scopes: SecurityScopes) -> Claims | None:
+        auth = self.auth
+        try:
+            claims = await auth._claims_of(connection)
+            if claims is None:
+                if self.optional:
+                    return None
+                raise MissingTokenError()
+            required = security_scopes.scopes
+            missing = missing_scopes(claims, required)
+            if missing:
+                raise InsufficientScopeError(required, missing)
+            error = self.check(claims) if self.check is not None else None
+            if error is not None:
+                raise error
+        except AuthError as error:
+            raise AuthHTTPException(error, auth._realm_of(connection.scope)) from None
+        return claims
+
+    def __repr__(self) -> str:
+        return f"ClaimsDependency(scheme={self.scheme_name!r}, optional={self.optional})"
+
+
+class JWKSAuth:
+    """Token verification for FastAPI dependencies, with or without `JWKSMiddleware`.
+
+    `issuers` (a list of `Issuer`, or a resolver callable) or a ready `verifier`: tokens of
+    requests the middleware did not authenticate are verified here. Without either, the
+    dependencies use the middleware's claims only (or the `JWKSAuth` installed on the app).
+    `realm` goes into every challenge (default: the middleware's realm). `scheme` is the
+    OpenAPI security scheme: a FastAPI `HTTPBearer`, `OAuth2AuthorizationCodeBearer`,
+    `OAuth2` or `OpenIdConnect` object, only read for its `model` and `scheme_name` (default:
+    HTTP bearer, JWT, named `DEFAULT_SCHEME_NAME`). `cookie_name`, `websocket_query_param` and
+    the verifier options are those of `JWKSMiddleware`.
+
+    Dependencies: `claims`, `optional_claims`, `require_scopes`, `require_any_scope`,
+    `require_roles`, `require_any_role`, `require_claim`. Wiring: `install(app)`, or
+    ``FastAPI(lifespan=auth.lifespan)`` plus the `refusal_handler`.
+    """
+
+    def __init__(
+        self,
+        issuers: Iterable[Issuer] | IssuerResolver | None = None,
+        *,
+        verifier: TokenVerifier | None = None,
+        realm: str | None = None,
+        scheme: SecurityBase | None = None,
+        cookie_name: str | None = None,
+        websocket_query_param: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        on_event: EventHook | None = None,
+        token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE,
+        max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if issuers is not None and verifier is not None:
+            raise TypeError("give issuers=... or verifier=..., not both")
+        if issuers is not None:
+            verifier = TokenVerifier(
+                issuers,
+                http_client=http_client,
+                clock=clock,
+                on_event=on_event,
+                token_cache_size=token_cache_size,
+                max_token_bytes=max_token_bytes,
+            )
+        #: Verifies tokens the middleware did not; None: rely on the middleware.
+        self.verifier = verifier
+        self.realm = realm
+        self.sources = TokenSources(cookie_name=cookie_name, websocket_query_param=websocket_query_param)
+        self.scheme = bearer_scheme(scheme)
+        #: Dependency: the `Claims` of the request; 401 without a valid token.
+        self.claims = ClaimsDependency(self)
+        #: Dependency: the `Claims`, or None for an anonymous request (a bad token: 401).
+        self.optional_claims = ClaimsDependency(self, optional=True)
+
+    # -- guards ------------------------------------------------------------------------------
+
+    def require_scopes(self, *scopes: str) -> Any:
+        """Guard: the token must carry every one of `scopes` (403 `insufficient_scope`).
+        The scopes appear in the OpenAPI operation's security requirement."""
+        return Security(self.claims, scopes=names(scopes, "require_scopes", "scope"))
+
+    def require_any_scope(self, *scopes: str) -> Any:
+        """Guard: the token must carry at least one of `scopes`."""
+        return self._guard(any_scope(names(scopes, "require_any_scope", "scope")))
+
+    def require_roles(self, *roles: str) -> Any:
+        """Guard: the token must carry every one of `roles` (`Claims.roles`, configured by
+        `Issuer(role_claims=...)`)."""
+        return self._guard(all_roles(names(roles, "require_roles", "role")))
+
+    def require_any_role(self, *roles: str) -> Any:
+        """Guard: the token must carry at least one of `roles`."""
+        return self._guard(any_role(names(roles, "require_any_role", "role")))
+
+    def require_claim(self, name: ClaimName, *accepted_values: object) -> Any:
+        """Guard on any claim: `name` (or a path into nested objects, like
+        ``("realm_access", "roles")``) must be present and, when values are given, equal one of
+        them (type included; a list claim must contain one of them)."""
+        return self._guard(claim_value(name, accepted_values))
+
+    def _guard(self, check: ClaimsCheck) -> Any:
+        return Security(ClaimsDependency(self, check=check))
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        """Lifespan of an app: preload keys and start refreshing them, stop on shutdown; and
+        make this the `JWKSAuth` of the module-level dependencies for `app`."""
+        _register(app, self)
+        if self.verifier is None:
+            yield
+            return
+        await self.verifier.start()
+        try:
+            yield
+        finally:
+            await self.verifier.aclose()
+
+    def install(self, app: Starlette) -> None:
+        """Wire this into `app` before it starts: `lifespan` around the app's own lifespan,
+        `refusal_handler` for `AuthHTTPException`, and the module-level dependencies' fallback."""
+        if app.middleware_stack is not None:
+            raise RuntimeError("install() must be called before the app starts")
+        if _installed(app) is not None:
+            raise ValueError("a JWKSAuth is installed on this app already")
+        _register(app, self)
+        app.add_exception_handler(AuthHTTPException, refusal_handler)
+        app_lifespan = app.router.lifespan_context
+
+        @contextlib.asynccontextmanager
+        async def lifespan(lifespan_app: Any) -> AsyncIterator[Mapping[str, Any] | None]:
+            async with self.lifespan(lifespan_app), app_lifespan(lifespan_app) as state:
+                yield state
+
+        app.router.lifespan_context = lifespan  # type: ignore[assignment]  # state passes through
+
+    def ready(self) -> bool:
+        """True when every configured issuer has usable keys (always true without a verifier)."""
+        return self.verifier is None or self.verifier.ready()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    async def _claims_of(self, connection: HTTPConnection) -> Claims | None:
+        scope = connection.scope
+        state: dict[str, Any] = scope.setdefault("state", {})
+        if REALM_SCOPE_KEY in scope and "claims" in state:
+            claims: Claims | None = state["claims"]  # the middleware authenticated this request
+            return claims
+        auth = self if self.verifier is not None else _installed(scope.get("app"))
+        if auth is None or auth.verifier is None:
+            raise RuntimeError(
+                "no claims: the request did not pass JWKSMiddleware (is its path excluded?) and no "
+                "JWKSAuth with issuers verifies it (give JWKSAuth issuers, or install one on the app)"
+            )
+        verified: dict[JWKSAuth, Claims | None] = scope.setdefault(_VERIFIED_SCOPE_KEY, {})
+        if auth in verified:
+            return verified[auth]
+        token = auth.sources.token(scope)
+        claims = None if token is None else await verify_or_refuse(auth.verifier, token)
+        verified[auth] = claims
+        # The same view of the request as with the middleware.
+        state["claims"] = claims
+        if claims is None:
+            scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
+        else:
+            scope["auth"], scope["user"] = AuthCredentials(sorted(claims.scopes)), ClaimsUser(claims)
+        return claims
+
+    def _realm_of(self, scope: Scope) -> str | None:
+        if self.realm is not None:
+            return self.realm
+        realm: str | None = scope.get(REALM_SCOPE_KEY)
+        if realm is not None:
+            return realm
+        installed = _installed(scope.get("app"))
+        return installed.realm if installed is not None else None
+
+    def __repr__(self) -> str:
+        scheme = self.scheme.scheme_name
+        return f"JWKSAuth(verifier={self.verifier!r}, realm={self.realm!r}, scheme={scheme!r})"
+
+
+def _register(app: Starlette, auth: JWKSAuth) -> None:
+    installed = _installed(app)
+    if installed is not None and installed is not auth:
+        raise ValueError("another JWKSAuth is installed on this app")
+    setattr(app.state, APP_STATE_KEY, auth)
+
+
+def _installed(app: object) -> JWKSAuth | None:
+    auth = getattr(getattr(app, "state", None), APP_STATE_KEY, None)
+    return auth if isinstance(auth, JWKSAuth) else None
