@@ -1,0 +1,43 @@
+"""`combine`: one resolver from the issuers and resolvers the presets make."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .._issuer import Issuer
+from .._store import IssuerResolver
+
+
+def combine(*sources: Issuer | Iterable[Issuer] | IssuerResolver) -> IssuerResolver:
+    """One resolver from issuers, lists of issuers (`google()`) and resolvers (`EntraTenants`).
+
+    A configured `Issuer` wins over resolvers for its `iss`; resolvers are asked in order.
+    """
+    fixed: dict[str, Issuer] = {}
+    resolvers: list[IssuerResolver] = []
+    for source in sources:
+        if isinstance(source, Issuer):
+            issuers: Iterable[object] = (source,)
+        elif callable(source):
+            resolvers.append(source)
+            continue
+        else:
+            issuers = source
+        for issuer in issuers:
+            if not isinstance(issuer, Issuer):
+                raise TypeError(f"combine() takes issuers and resolvers, not {type(issuer).__name__}")
+            if issuer.issuer in fixed:
+                raise ValueError(f"issuer {issuer.issuer!r} is configured twice")
+            fixed[issuer.issuer] = issuer
+    if not fixed and not resolvers:
+        raise ValueError("combine() needs at least one issuer or resolver")
+
+    def resolve(iss: str) -> Issuer | None:
+        found = fixed.get(iss)
+        for resolver in resolvers:
+            if found is not None:
+                break
+            found = resolver(iss)
+        return found
+
+    return resolve
