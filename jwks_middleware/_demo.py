@@ -104,10 +104,14 @@ def run_demo(*, smoke: bool = False, port: int = 0) -> int:
         app = create_demo_app([issuer.config()])
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
         try:
-            return asyncio.run(_run(server, listener, issuer, smoke=smoke))
+            status = asyncio.run(_run(server, listener, issuer, smoke=smoke))
         except KeyboardInterrupt:
-            print("\nStopped.")
-            return 0
+            status = 130 if smoke else 0
+    if not smoke:
+        # However uvicorn ends on Ctrl-C (re-raising the signal, or returning when the signal
+        # came while asyncio was shutting down), the demo says it stopped and exits 0.
+        print("\nStopped.")
+    return status
 
 
 async def _run(server: uvicorn.Server, listener: socket.socket, issuer: LocalIssuer, *, smoke: bool) -> int:
@@ -130,7 +134,7 @@ async def _run(server: uvicorn.Server, listener: socket.socket, issuer: LocalIss
     # Until Ctrl-C: uvicorn shuts down gracefully, then re-raises the signal, and asyncio.run()
     # raises KeyboardInterrupt in run_demo.
     await serving
-    return 0  # pragma: no cover - uvicorn stops only on a signal here
+    return 0
 
 
 def _tokens(issuer: LocalIssuer) -> dict[str, str]:
