@@ -10,7 +10,7 @@ import base64
 import binascii
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -246,8 +246,3 @@ def _show(value: object) -> str:
     """A short, printable rendering of an untrusted value for a reason text."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def key_summary(keys: Sequence[VerificationKey]) -> str:
-    """The kids of a key list, for messages."""
-    return ", ".join(key.kid or f"(no kid, {key.kty})" for key in keys) or "(none)"

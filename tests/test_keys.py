@@ -35,7 +35,6 @@ from jwks_middleware._keys import (
     import_jwk,
     import_key_set,
     import_pem,
-    key_summary,
 )
 
 pytestmark = pytest.mark.anyio
@@ -369,12 +368,6 @@ def test_x5c_of_a_short_rsa_key_is_skipped() -> None:
     )
     assert [key.kid for key in imported.keys] == [RSA_KID]
     assert "shorter than 2048" in imported.skipped[0].reason
-
-
-def test_key_summary_names_each_key() -> None:
-    keys = [import_jwk(rsa_jwk()), import_pem(ec_key().as_pem(private=False))]
-    assert key_summary(keys) == f"{RSA_KID}, (no kid, EC)"
-    assert key_summary([]) == "(none)"
 
 
 def test_key_repr_shows_no_key_material() -> None:
