@@ -17,7 +17,6 @@ from fastapi import Security
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 from starlette.applications import Starlette
-from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
@@ -31,7 +30,7 @@ from ._fastapi_openapi import bearer_scheme
 from ._fastapi_refusals import AuthHTTPException, refusal_handler
 from ._guards import ClaimName, ClaimsCheck, all_roles, any_role, any_scope, claim_value, names
 from ._issuer import Issuer
-from ._middleware import REALM_SCOPE_KEY, ClaimsUser, verify_or_refuse
+from ._middleware import REALM_SCOPE_KEY, set_request_claims, verify_or_refuse
 from ._store import IssuerResolver
 from ._verify import TokenVerifier
 
@@ -217,12 +216,7 @@ class JWKSAuth:
         token = auth.sources.token(scope)
         claims = None if token is None else await verify_or_refuse(auth.verifier, token)
         verified[auth] = claims
-        # The same view of the request as with the middleware.
-        state["claims"] = claims
-        if claims is None:
-            scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
-        else:
-            scope["auth"], scope["user"] = AuthCredentials(sorted(claims.scopes)), ClaimsUser(claims)
+        set_request_claims(scope, claims)  # the same view of the request as with the middleware
         return claims
 
     def _realm_of(self, scope: Scope) -> str | None:

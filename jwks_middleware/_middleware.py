@@ -26,7 +26,7 @@ from ._responses import send_refusal
 from ._store import IssuerResolver
 from ._verify import TokenVerifier
 
-__all__ = ["REALM_SCOPE_KEY", "ClaimsUser", "JWKSMiddleware", "verify_or_refuse"]
+__all__ = ["REALM_SCOPE_KEY", "ClaimsUser", "JWKSMiddleware", "set_request_claims", "verify_or_refuse"]
 
 #: Scope key under which the middleware leaves its `realm`, for the scope guards' challenges.
 REALM_SCOPE_KEY: Final = "jwks_middleware.realm"
@@ -119,14 +119,7 @@ class JWKSMiddleware:
             except AuthError as error:
                 await send_refusal(error, scope, receive, send, self.realm)
                 return
-        state = scope.get("state")
-        if state is None:
-            state = scope["state"] = {}
-        state["claims"] = claims
-        if claims is None:
-            scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
-        else:
-            scope["auth"], scope["user"] = claims._asgi or _starlette_auth(claims)
+        set_request_claims(scope, claims)
         await self.app(scope, receive, send)
 
     async def _authenticate(self, scope: Scope, candidate: str | None) -> Claims | None:
@@ -164,6 +157,19 @@ class _ClaimsCredentials(AuthCredentials):
     @functools.cached_property
     def scopes(self) -> list[str]:  # type: ignore[override]  # stays writable, as in Starlette
         return sorted(self._claims.scopes)
+
+
+def set_request_claims(scope: Scope, claims: Claims | None) -> None:
+    """Put the request's claims where apps read them: `request.state.claims`, `scope["auth"]`
+    and `scope["user"]` (so Starlette's own `requires()` works)."""
+    state = scope.get("state")
+    if state is None:
+        state = scope["state"] = {}
+    state["claims"] = claims
+    if claims is None:
+        scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
+    else:
+        scope["auth"], scope["user"] = claims._asgi or _starlette_auth(claims)
 
 
 def _starlette_auth(claims: Claims) -> tuple[AuthCredentials, ClaimsUser]:
