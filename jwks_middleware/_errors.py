@@ -168,3 +168,49 @@ class KeysUnavailableError(AuthError):
     error = None
     description = "The token signing keys are not available yet"
     reason = "keys_unavailable"
+
+
+class InvalidDPoPProofError(AuthError):
+    """The `DPoP` proof is missing, malformed, or fails a check of RFC 9449 section 4.3."""
+
+    status_code = 401
+    error = "invalid_dpop_proof"
+    description = "The DPoP proof is invalid"
+    reason = "dpop_proof"
+
+
+class ReplayedDPoPProofError(InvalidDPoPProofError):
+    """The `DPoP` proof's `jti` was seen before within its window (RFC 9449 section 11.1)."""
+
+    description = "The DPoP proof was already used"
+    reason = "dpop_replay"
+
+
+class UseDPoPNonceError(AuthError):
+    """The proof lacks a current server nonce (RFC 9449 section 9); `nonce` is the one to
+    send in the `DPoP-Nonce` response header."""
+
+    status_code = 401
+    error = "use_dpop_nonce"
+    description = "The resource server requires a nonce in the DPoP proof"
+    reason = "dpop_nonce"
+
+    def __init__(self, detail: str | None = None, *, nonce: str) -> None:
+        self.nonce = nonce
+        super().__init__(detail)
+
+
+class DPoPBindingError(InvalidTokenError):
+    """The token's `cnf.jkt` is missing or is not the proof key's thumbprint (RFC 9449 section 6.1)."""
+
+    description = "Invalid DPoP key binding"
+    reason = "dpop_binding"
+
+
+class ReplayStoreUnavailableError(AuthError):
+    """The DPoP replay store could not be asked: the proof cannot be checked, so it is refused."""
+
+    status_code = 503
+    error = None
+    description = "The DPoP replay check is unavailable"
+    reason = "replay_store_unavailable"
