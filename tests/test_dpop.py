@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwcrypto import jwk as cjwk  # type: ignore[import-untyped]
 from jwcrypto import jwt as cjwt
 
+from jwks_middleware import _dpop as dpop
 from jwks_middleware._algorithms import ASYMMETRIC_ALGORITHMS
 from jwks_middleware._dpop import (
     DEFAULT_MAX_PROOF_BYTES,
@@ -268,6 +269,15 @@ async def test_a_known_client_key_is_checked_again_on_every_proof() -> None:
     proof = key.proof("GET", URL, access_token=TOKEN)
     with pytest.raises(InvalidDPoPProofError, match="signature"):
         await check(proof.rsplit(".", 1)[0] + "." + b64(b"\x00" * 64))
+
+
+async def test_a_flood_of_new_client_keys_keeps_few_of_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dpop, "_PROOF_KEY_CACHE_SIZE", 4)
+    monkeypatch.setattr(dpop, "_proof_keys", {})
+    for index in range(10):
+        key = DPoPKey(clock=lambda: NOW)
+        assert (await check(key.proof("GET", URL, access_token=TOKEN))).jkt == key.thumbprint
+        assert len(dpop._proof_keys) <= 4, index
 
 
 # -- htm (section 4.3 item 8) ------------------------------------------------------------
@@ -694,10 +704,16 @@ def test_the_challenge_refuses_what_is_no_algorithm_name(algorithms: tuple[str, 
 # -- policy ------------------------------------------------------------------------------
 
 
-def test_the_default_policy_accepts_every_asymmetric_algorithm() -> None:
+def test_the_default_policy_accepts_the_common_asymmetric_algorithms_es256_first() -> None:
     policy = DPoPPolicy()
-    assert policy.algorithms == ASYMMETRIC_ALGORITHMS
+    assert policy.algorithms[0] == "ES256"
+    assert set(policy.algorithms) == set(ASYMMETRIC_ALGORITHMS) - {"ES256K", "Ed448"}
     assert (policy.max_age, policy.leeway, policy.nonces) == (300, 30, None)
+
+
+@pytest.mark.parametrize("algorithm", ["ES256K", "Ed448"])
+def test_the_rarer_asymmetric_algorithms_can_be_allowed(algorithm: str) -> None:
+    assert DPoPPolicy(algorithms=[algorithm]).algorithms == (algorithm,)
 
 
 @pytest.mark.parametrize(
