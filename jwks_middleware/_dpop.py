@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -97,11 +97,11 @@ class DPoPPolicy:
     """What a DPoP proof must satisfy besides the fixed checks of RFC 9449 section 4.3.
 
     `algorithms`: accepted proof algorithms, asymmetric only, in the order announced in the
-    challenge's `algs`. A proof is accepted when ``now - max_age <= iat <= now + leeway``.
+    challenge's `algs` (kept as a tuple). A proof is accepted when ``now - max_age <= iat <= now + leeway``.
     `nonces`: when set, every proof must carry a current nonce of this source (section 9).
     """
 
-    algorithms: tuple[str, ...] = DEFAULT_DPOP_ALGORITHMS
+    algorithms: Sequence[str] = DEFAULT_DPOP_ALGORITHMS
     max_age: float = DEFAULT_DPOP_MAX_AGE
     leeway: float = DEFAULT_DPOP_LEEWAY
     max_proof_bytes: int = DEFAULT_MAX_PROOF_BYTES
