@@ -97,8 +97,9 @@ class DPoPPolicy:
     """What a DPoP proof must satisfy besides the fixed checks of RFC 9449 section 4.3.
 
     `algorithms`: accepted proof algorithms, asymmetric only, in the order announced in the
-    challenge's `algs` (kept as a tuple). A proof is accepted when ``now - max_age <= iat <= now + leeway``.
-    `nonces`: when set, every proof must carry a current nonce of this source (section 9).
+    challenge's `algs` (kept as a tuple). A proof is accepted when
+    ``now - max_age <= iat <= now + leeway``. `nonces`: when set, every proof must carry a
+    current nonce of this source (section 9).
     """
 
     algorithms: Sequence[str] = DEFAULT_DPOP_ALGORITHMS
@@ -116,7 +117,7 @@ class DPoPPolicy:
         for name in algorithms:
             if name.lower() == "none" or name in HMAC_ALGORITHMS:
                 raise ValueError(
-                    f"{name} is not allowed: DPoP proofs are signed by asymmetric keys (RFC 9449 §4.2)"
+                    f"{name} is not allowed: DPoP proofs are signed by asymmetric keys (RFC 9449 section 4.2)"
                 )
             if name not in ASYMMETRIC_ALGORITHMS:
                 raise ValueError(f"unsupported JWS algorithm: {name!r}")
