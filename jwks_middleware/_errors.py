@@ -168,3 +168,10 @@ class KeysUnavailableError(AuthError):
     error = None
     description = "The token signing keys are not available yet"
     reason = "keys_unavailable"
+
+
+class CertificateBindingError(InvalidTokenError):
+    """The token is not bound to the client certificate of the request (RFC 8705 section 3)."""
+
+    description = "The access token is not bound to the client certificate"
+    reason = "certificate_binding"
