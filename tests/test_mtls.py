@@ -69,7 +69,7 @@ def header_scope(
     *values: str, name: bytes = b"client-cert", tls: TestCertificate | None = None
 ) -> dict[str, Any]:
     """An HTTP scope carrying these values of one header (and a TLS client certificate)."""
-    scope = tls_scope(tls.pem) if tls is not None else {"type": "http"}
+    scope: dict[str, Any] = tls_scope(tls.pem) if tls is not None else {"type": "http"}
     scope["headers"] = [(b"host", b"api.test"), *((name, value.encode("latin-1")) for value in values)]
     return scope
 
