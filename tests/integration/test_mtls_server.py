@@ -224,7 +224,8 @@ async def test_plain_uvicorn_gives_the_app_no_certificate(
 
 
 async def test_tls_extension_describes_the_verified_client_certificate(pki: PKI) -> None:
-    async with serving(tls_extension_echo, pki) as url, client(pki, pki.alice, url) as alice:
+    protocol = "jwks_middleware.uvicorn:HTTPProtocol"  # as given to uvicorn's --http option
+    async with serving(tls_extension_echo, pki, http=protocol) as url, client(pki, pki.alice, url) as alice:
         tls = (await alice.get("/")).json()
     (pem,) = tls["client_cert_chain"]
     assert ssl.PEM_cert_to_DER_cert(pem) == pki.alice.der
