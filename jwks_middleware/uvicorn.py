@@ -54,8 +54,8 @@ def with_tls_extension(base: type[_Protocol]) -> type[_Protocol]:
 
     def connection_made(self: Any, transport: asyncio.BaseTransport) -> None:
         base.connection_made(self, transport)
-        # Read once per connection: the client certificate is fixed by the handshake
-        # (OpenSSL refuses client-initiated renegotiation).
+        # Read once per connection: the handshake fixed the client certificate (TLS 1.3 has
+        # no renegotiation, and OpenSSL 3 refuses one started by the client).
         ssl_object = transport.get_extra_info("ssl_object")
         if isinstance(ssl_object, ssl.SSLObject):
             self.app = _TLSExtensionApp(self.app, _tls_extension(ssl_object))
