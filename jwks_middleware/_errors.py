@@ -214,3 +214,10 @@ class ReplayStoreUnavailableError(AuthError):
     error = None
     description = "The DPoP replay check is unavailable"
     reason = "replay_store_unavailable"
+
+
+class CertificateBindingError(InvalidTokenError):
+    """The token is not bound to the client certificate of the request (RFC 8705 section 3)."""
+
+    description = "The access token is not bound to the client certificate"
+    reason = "certificate_binding"
