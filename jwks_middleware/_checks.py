@@ -40,7 +40,7 @@ def check_claims(claims: dict[str, Any], issuer: Issuer, now: float) -> tuple[fl
     exp = numeric_date(claims, "exp")
     if exp is None:  # required here although optional in RFC 7519 section 4.1.4
         raise InvalidClaimError("token has no 'exp' claim")
-    if now > exp + leeway:
+    if now >= exp + leeway:  # RFC 7519 section 4.1.4: now must be *before* exp
         raise ExpiredTokenError(f"token expired {_ago(now - exp)} ago")
     nbf = numeric_date(claims, "nbf")
     if nbf is not None and now + leeway < nbf:  # RFC 7519 section 4.1.5
@@ -62,10 +62,11 @@ def check_claims(claims: dict[str, Any], issuer: Issuer, now: float) -> tuple[fl
 
 
 def numeric_date(claims: dict[str, Any], name: str) -> float | None:
-    """A NumericDate claim (RFC 7519 section 2), None when absent."""
-    value = claims.get(name)
-    if value is None:
+    """A NumericDate claim (RFC 7519 section 2), None when absent; `null`, a string or a
+    boolean is no NumericDate and is refused, never taken for an absent claim."""
+    if name not in claims:
         return None
+    value = claims[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidClaimError(f"claim {name!r} is not a number")
     try:

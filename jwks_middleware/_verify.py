@@ -58,8 +58,8 @@ class TokenCache:
     """Verified tokens, so that a repeated token costs a dictionary lookup and a time check.
 
     Guarantees: at most `size` tokens (two generations of at most `size // 2`); an entry is
-    served only between the token's `nbf` and `exp` (leeway included) and while the keys of
-    its issuer are usable, and is dropped when the key that verified it leaves the JWKS.
+    served only from the token's `nbf` until before its `exp` (leeway included) and while the
+    keys of its issuer are usable, and is dropped when the key that verified it leaves the JWKS.
 
     Why not cachetools' `TLRUCache` (the first design): every lookup and insert there goes
     through a timer context, an expiry heap and an LRU linked list, about 3 us a request,
@@ -97,9 +97,10 @@ class TokenCache:
         elif entry.token != token:
             return None
         now = self._clock()
-        if entry.valid_from <= now <= entry.valid_until and now <= entry.keys.usable_until:
+        # RFC 7519 section 4.1.4: valid strictly before `exp` (plus leeway), as on first sight.
+        if entry.valid_from <= now < entry.valid_until and now <= entry.keys.usable_until:
             return entry.claims
-        if now > entry.valid_until:  # expired for good
+        if now >= entry.valid_until:  # expired for good
             self._young.pop(key, None)
             self._old.pop(key, None)
         return None

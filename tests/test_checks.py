@@ -72,14 +72,20 @@ async def test_expired_token_is_refused_after_the_leeway() -> None:
 
 
 async def test_expired_token_is_accepted_within_the_leeway() -> None:
-    assert await make_verifier().verify(mint(exp=NOW - LEEWAY))
+    assert await make_verifier().verify(mint(exp=NOW - LEEWAY + 1))
 
 
-async def test_zero_leeway_refuses_a_token_one_second_past_exp() -> None:
-    verifier = make_verifier(make_issuer(leeway=0))
-    assert await verifier.verify(mint(exp=NOW))
+async def test_exp_plus_leeway_equal_to_now_is_expired() -> None:
+    # RFC 7519 section 4.1.4: the current time MUST be before `exp`.
     with pytest.raises(ExpiredTokenError):
-        await verifier.verify(mint(exp=NOW - 1))
+        await make_verifier().verify(mint(exp=NOW - LEEWAY))
+
+
+async def test_zero_leeway_refuses_a_token_whose_exp_is_now() -> None:
+    verifier = make_verifier(make_issuer(leeway=0))
+    assert await verifier.verify(mint(exp=NOW + 1))
+    with pytest.raises(ExpiredTokenError, match="expired 0 s ago"):
+        await verifier.verify(mint(exp=NOW))
 
 
 async def test_fractional_exp_is_honoured() -> None:
@@ -127,17 +133,24 @@ async def test_iat_is_optional_by_default() -> None:
 
 
 @pytest.mark.parametrize("name", ["nbf", "iat"])
-async def test_nbf_and_iat_must_be_numbers(name: str) -> None:
-    not_a_date: dict[str, Any] = {name: "yesterday"}
-    with pytest.raises(InvalidClaimError, match="not a number"):
+@pytest.mark.parametrize("value", ["yesterday", str(NOW), True, False, [NOW]])
+async def test_nbf_and_iat_must_be_numbers(name: str, value: Any) -> None:
+    not_a_date: dict[str, Any] = {name: value}
+    with pytest.raises(InvalidClaimError, match=f"claim '{name}' is not a number"):
         await make_verifier().verify(mint(**not_a_date))
+
+
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+async def test_a_null_date_is_refused_not_taken_for_an_absent_one(name: str) -> None:
+    with pytest.raises(InvalidClaimError, match=f"claim '{name}' is not a number"):
+        await make_verifier().verify(mint(**{name: None}))
 
 
 async def test_configured_leeway_applies_to_every_date() -> None:
     verifier = make_verifier(make_issuer(leeway=300))
-    assert await verifier.verify(mint(exp=NOW - 300, nbf=NOW + 300, iat=NOW + 300))
+    assert await verifier.verify(mint(exp=NOW - 299, nbf=NOW + 300, iat=NOW + 300))
     with pytest.raises(ExpiredTokenError):
-        await verifier.verify(mint(exp=NOW - 301))
+        await verifier.verify(mint(exp=NOW - 300))
 
 
 # -- iss (RFC 7519 section 4.1.1) -----------------------------------------------------
