@@ -16,6 +16,7 @@ The tree::
     |   +-- ImmatureTokenError          nbf or iat in the future
     |   +-- InvalidAudienceError
     |   +-- InvalidClaimError           a required claim missing or with a wrong value
+    |   +-- KeyBoundTokenError          bound to a key (`cnf`), sent without a proof of possession
     |   +-- StaleKeysError              the issuer's keys are older than max_stale
     +-- InsufficientScopeError      403 insufficient_scope
     +-- KeysUnavailableError        503, the issuer's keys were never loaded
@@ -138,6 +139,14 @@ class InvalidClaimError(InvalidTokenError):
 
     description = "The access token claims are invalid"
     reason = "claims"
+
+
+class KeyBoundTokenError(InvalidTokenError):
+    """The token is bound to a key (`cnf`, RFC 7800: DPoP's `jkt`, a certificate's `x5t#S256`),
+    so it is no bearer token: accepted only with a proof of possession of that key."""
+
+    description = "The access token is bound to a key and was sent without proof of possession"
+    reason = "key_bound"
 
 
 class StaleKeysError(InvalidTokenError):

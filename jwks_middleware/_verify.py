@@ -2,8 +2,8 @@
 
 Order of checks (cheap first, so floods of bad tokens cost no fetch): size and strict
 parsing; header (alg, crit, b64, key references); trusted `iss`; the issuer's algorithm
-and `typ` policy; time, audience and required claims; only then the key (which may
-refresh the issuer's keys) and the signature, computed by joserfc.
+and `typ` policy; time, audience and required claims; no key binding (`cnf`); only then
+the key (which may refresh the issuer's keys) and the signature, computed by joserfc.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from types import TracebackType
 import httpx
 
 from ._algorithms import algorithm_model
-from ._checks import check_claims, check_header_policy
+from ._checks import check_bearer, check_claims, check_header_policy
 from ._claims import Claims
 from ._config import DEFAULT_MAX_TOKEN_BYTES, DEFAULT_RESOLVED_ISSUERS, DEFAULT_TOKEN_CACHE_SIZE
 from ._errors import AuthError, InvalidSignatureError, UntrustedIssuerError
@@ -191,6 +191,7 @@ class TokenVerifier:
             issuer_name = issuer.issuer
             check_header_policy(header, issuer)
             exp, nbf = check_claims(claims, issuer, now)
+            check_bearer(claims)
             alg = header["alg"]
             key = await keys.find_key(header.get("kid"), alg)
             try:

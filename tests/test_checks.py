@@ -30,6 +30,7 @@ from jwks_middleware import (
     UntrustedIssuerError,
 )
 from jwks_middleware._checks import check_claims
+from jwks_middleware._errors import KeyBoundTokenError
 
 pytestmark = pytest.mark.anyio
 
@@ -319,6 +320,37 @@ async def test_claim_values_checked_even_when_the_claim_is_missing() -> None:
     assert await verifier.verify(mint(azp="web", without=("aud",)))
     with pytest.raises(InvalidClaimError, match="no 'azp'"):
         await verifier.verify(mint(without=("aud",)))
+
+
+# -- key-bound tokens (RFC 9449 section 7.2, RFC 8705 section 3, RFC 7800) --------------
+
+
+@pytest.mark.parametrize(
+    ("cnf", "bound_to"),
+    [
+        pytest.param({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, "a DPoP key, RFC 9449", id="dpop"),
+        pytest.param({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}, "RFC 8705", id="mtls"),
+        pytest.param({"jwk": {"kty": "OKP"}}, "'jwk', RFC 7800", id="jwk"),
+        pytest.param("not an object", "(cnf)", id="malformed"),
+    ],
+)
+async def test_a_key_bound_token_is_not_accepted_as_a_bearer_token(cnf: Any, bound_to: str) -> None:
+    with pytest.raises(KeyBoundTokenError, match="bound to a key") as caught:
+        await make_verifier().verify(mint(cnf=cnf))
+    assert bound_to in caught.value.detail
+    assert caught.value.status_code == 401
+    assert caught.value.error == "invalid_token"
+    assert caught.value.description == (
+        "The access token is bound to a key and was sent without proof of possession"
+    )
+    assert caught.value.reason == "key_bound"
+
+
+async def test_a_key_bound_token_is_refused_before_its_key_is_looked_up() -> None:
+    # A forged signature with an unknown kid: the binding alone is enough to refuse.
+    forged = signed(header(kid="unknown"), claims(cnf={"jkt": "x"}), b"k" * 32, alg="HS256")
+    with pytest.raises(KeyBoundTokenError):
+        await make_verifier().verify(forged)
 
 
 # -- algorithm allowlist (RFC 8725 section 3.1) ----------------------------------------

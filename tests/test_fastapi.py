@@ -261,6 +261,15 @@ def test_a_token_for_another_audience_is_refused_as_invalid(client: TestClient, 
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
 
 
+def test_a_key_bound_token_sent_as_a_bearer_token_is_refused(client: TestClient, mint: Mint) -> None:
+    response = client.get("/me", headers=bearer(mint(cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"})))
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": "invalid_token",
+        "error_description": "The access token is bound to a key and was sent without proof of possession",
+    }
+
+
 def test_a_malformed_authorization_header_is_a_bad_request(client: TestClient) -> None:
     response = client.get("/me", headers={"Authorization": "Bearer"})
     assert response.status_code == 400

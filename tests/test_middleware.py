@@ -127,6 +127,16 @@ async def test_works_through_httpx_asgi_transport() -> None:
         pytest.param(
             mint()[:-6] + "AAAAAA", "The access token signature is invalid", id="tampered-signature"
         ),
+        pytest.param(
+            mint(cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+            "The access token is bound to a key and was sent without proof of possession",
+            id="dpop-bound",
+        ),
+        pytest.param(
+            mint(cnf={"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+            "The access token is bound to a key and was sent without proof of possession",
+            id="certificate-bound",
+        ),
     ],
 )
 def test_invalid_token_is_refused_with_401_invalid_token(token: str, description: str) -> None:
