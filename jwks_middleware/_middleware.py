@@ -149,14 +149,16 @@ class JWKSMiddleware:
 
 
 class _ClaimsCredentials(AuthCredentials):
-    """`scope["auth"]` of a token: its scopes, sorted on first use (many routes never ask)."""
+    """`scope["auth"]` of a token: `"authenticated"` (Starlette's convention, so that
+    `@requires("authenticated")` works) and the token's scopes, sorted on first use (many
+    routes never ask). `Claims.scopes` and the scope guards see the token's scopes only."""
 
     def __init__(self, claims: Claims) -> None:  # no super().__init__(): `scopes` comes later
         self._claims = claims
 
     @functools.cached_property
     def scopes(self) -> list[str]:  # type: ignore[override]  # stays writable, as in Starlette
-        return sorted(self._claims.scopes)
+        return sorted(self._claims.scopes | {"authenticated"})
 
 
 def set_request_claims(scope: Scope, claims: Claims | None) -> None:

@@ -129,6 +129,10 @@ def add_routes(app: FastAPI, auth: JWKSAuth) -> None:
 
     app.include_router(admin)
 
+    @app.get("/authenticated", dependencies=[require_scopes("authenticated")])
+    async def authenticated(request: Request) -> list[str]:
+        return list(request.auth.scopes)
+
     @app.get("/any", dependencies=[require_any_scope("a", "b")])
     async def any_scope() -> str:
         return "ok"
@@ -312,6 +316,13 @@ def test_an_under_scoped_token_gets_403_insufficient_scope_naming_the_scope(
         "error_description": "The access token lacks the required scope",
         "scope": "read:items",
     }
+
+
+def test_guards_see_the_tokens_scopes_not_starlettes_authenticated(client: TestClient, mint: Mint) -> None:
+    # `request.auth.scopes` holds "authenticated" for Starlette's `requires`; the guards ignore it.
+    assert client.get("/authenticated", headers=bearer(mint("read:items"))).status_code == 403
+    response = client.get("/authenticated", headers=bearer(mint("authenticated")))
+    assert response.json() == ["authenticated"]
 
 
 def test_a_scope_guard_answers_an_anonymous_request_with_401(client: TestClient) -> None:

@@ -27,6 +27,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import Receive, Scope, Send
@@ -53,7 +55,7 @@ def test_valid_token_puts_claims_on_request_state() -> None:
 def test_valid_token_sets_starlette_auth_scopes_and_authenticated_user() -> None:
     client = TestClient(make_app())
     response = client.get("/", headers=bearer(mint(sub="alice", scope="read write")))
-    assert response.json()["auth_scopes"] == ["read", "write"]
+    assert response.json()["auth_scopes"] == ["authenticated", "read", "write"]
     assert response.json()["authenticated"] is True
     assert response.json()["display_name"] == "alice"
     assert response.json()["identity"] == "alice"
@@ -70,6 +72,23 @@ def test_starlette_requires_decorator_works_with_the_middleware() -> None:
     client = TestClient(make_app())
     assert client.get("/starlette-guarded", headers=bearer(mint(scope="read"))).text == "read ok"
     assert client.get("/starlette-guarded", headers=bearer(mint(scope="write"))).status_code == 403
+
+
+def test_starlette_requires_authenticated_lets_a_verified_request_through() -> None:
+    client = TestClient(make_app(optional=True))
+    assert client.get("/starlette-authenticated", headers=bearer(mint(scope=None))).text == "authenticated"
+    assert client.get("/starlette-authenticated").status_code == 403  # anonymous: Starlette's answer
+
+
+def test_authenticated_is_no_scope_of_the_token() -> None:
+    seen: list[Claims] = []
+
+    async def capture(request: Request) -> Response:
+        seen.append(request.state.claims)
+        return PlainTextResponse("ok")
+
+    TestClient(make_app([Route("/", capture)])).get("/", headers=bearer(mint(scope="read")))
+    assert seen[0].scopes == {"read"}
 
 
 def test_claims_on_state_are_the_token_claims() -> None:
