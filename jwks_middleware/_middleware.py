@@ -20,7 +20,7 @@ from ._claims import Claims
 from ._config import DEFAULT_MAX_TOKEN_BYTES, DEFAULT_TOKEN_CACHE_SIZE
 from ._errors import AuthError, InvalidTokenError, MissingTokenError
 from ._events import EventHook, logger
-from ._extract import TokenSources, is_b64token
+from ._extract import TokenSources, is_b64token, is_cors_preflight
 from ._issuer import Issuer
 from ._responses import send_refusal
 from ._store import IssuerResolver
@@ -107,18 +107,23 @@ class JWKSMiddleware:
         if self.exclude_paths and scope["path"] in self.exclude_paths:
             await self.app(scope, receive, send)
             return
-        scope[REALM_SCOPE_KEY] = self.realm
         # A repeated token costs a header scan and a cache lookup before anything else: a
         # cache hit proves these are the bytes of a token checked in full when first seen.
         # Anything else (a miss, spaces, another spelling of the scheme) goes the full way.
         candidate = self.sources.header_token(scope)
         claims = self.verifier.cached(candidate) if candidate is not None else None
         if claims is None:
+            if scope_type == "http" and is_cors_preflight(scope):
+                # Without credentials by the Fetch standard: the CORS middleware answers it,
+                # whether it runs before or after this one.
+                await self.app(scope, receive, send)
+                return
             try:
                 claims = await self._authenticate(scope, candidate)
             except AuthError as error:
                 await send_refusal(error, scope, receive, send, self.realm)
                 return
+        scope[REALM_SCOPE_KEY] = self.realm
         set_request_claims(scope, claims)
         await self.app(scope, receive, send)
 

@@ -25,6 +25,7 @@ from asgi_helpers import (
 )
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
@@ -400,6 +401,72 @@ def test_works_stacked_with_other_middleware() -> None:
     assert response.json()["sub"] == "gina"
     assert response.headers["content-encoding"] == "gzip"
     assert client.get("/").status_code == 401
+
+
+# -- CORS -----------------------------------------------------------------------------
+
+ORIGIN = "https://app.example.test"
+PREFLIGHT = {"Origin": ORIGIN, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+
+
+def cors_app(order: str) -> Starlette:
+    """The default app with Starlette's CORSMiddleware before ("cors-first") or after this one."""
+    cors = Middleware(CORSMiddleware, allow_origins=[ORIGIN], allow_headers=["authorization"])
+    jwks = Middleware(JWKSMiddleware, issuers=[issuer()], clock=clock)
+    stack = [cors, jwks] if order == "cors-first" else [jwks, cors]
+    return Starlette(routes=default_routes(), middleware=stack)
+
+
+@pytest.mark.parametrize("order", ["cors-first", "jwks-first"])
+def test_a_cors_preflight_is_answered_by_cors_whatever_the_order(order: str) -> None:
+    response = TestClient(cors_app(order)).options("/", headers=PREFLIGHT)
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+    assert "authorization" in response.headers["access-control-allow-headers"]
+
+
+@pytest.mark.parametrize("order", ["cors-first", "jwks-first"])
+def test_the_request_after_the_preflight_is_authenticated_and_gets_cors_headers(order: str) -> None:
+    client = TestClient(cors_app(order))
+    response = client.get("/", headers={"Origin": ORIGIN, **bearer(mint(sub="hana"))})
+    assert response.json()["sub"] == "hana"
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+    assert client.get("/", headers={"Origin": ORIGIN}).status_code == 401
+
+
+def test_with_cors_first_a_refusal_carries_cors_headers_so_the_browser_can_read_it() -> None:
+    response = TestClient(cors_app("cors-first")).get("/", headers={"Origin": ORIGIN})
+    assert response.status_code == 401
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+
+
+@pytest.mark.anyio
+async def test_a_preflight_reaches_the_app_untouched() -> None:
+    seen: list[Scope] = []
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(dict(scope))
+        await ok_app(scope, receive, send)
+
+    headers = [(b"origin", ORIGIN.encode()), (b"access-control-request-method", b"DELETE")]
+    scope = http_scope(method="OPTIONS", headers=headers)
+    sent = await RawASGI([]).call(JWKSMiddleware(inner, issuers=[issuer()], clock=clock), scope)
+    assert sent[0]["status"] == 200
+    assert seen == [http_scope(method="OPTIONS", headers=headers)]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({}, id="no-cors-headers"),
+        pytest.param({"Origin": ORIGIN}, id="origin-only"),
+        pytest.param({"Access-Control-Request-Method": "GET"}, id="method-only"),
+    ],
+)
+def test_an_options_request_that_is_no_preflight_is_authenticated(headers: dict[str, str]) -> None:
+    client = TestClient(make_app())
+    assert client.options("/", headers=headers).status_code == 401
+    assert client.options("/", headers={**headers, **bearer("not-a-token")}).status_code == 401
 
 
 # -- construction ---------------------------------------------------------------------
