@@ -77,7 +77,9 @@ def check_bearer(claims: dict[str, Any]) -> None:
         cnf = claims["cnf"]
         methods = sorted(cnf) if isinstance(cnf, dict) else []
         bound_to = ", ".join(_BINDINGS.get(name, f"{_short(name)}, RFC 7800") for name in methods)
-        raise KeyBoundTokenError(f"token is bound to a key ({bound_to or 'cnf'}); no proof of possession was sent")
+        raise KeyBoundTokenError(
+            f"token is bound to a key ({bound_to or 'cnf'}); no proof of possession was sent"
+        )
 
 
 def numeric_date(claims: dict[str, Any], name: str) -> float | None:

@@ -20,6 +20,7 @@ The tree::
     |   +-- StaleKeysError              the issuer's keys are older than max_stale
     +-- InsufficientScopeError      403 insufficient_scope
     +-- KeysUnavailableError        503, the issuer's keys were never loaded
+    +-- AuthUnavailableError        503, the app's authentication is misconfigured
 
 `description` is safe to send to the client: fixed text in RFC 6750's character set,
 never anything the client sent. `detail` says exactly why, for logs and the command line;
@@ -177,3 +178,13 @@ class KeysUnavailableError(AuthError):
     error = None
     description = "The token signing keys are not available yet"
     reason = "keys_unavailable"
+
+
+class AuthUnavailableError(AuthError):
+    """The app's authentication is misconfigured, so no token can be checked: answered 503
+    (never 500) while the details go to the log, for the operator."""
+
+    status_code = 503
+    error = None
+    description = "Authentication is unavailable"
+    reason = "misconfigured"

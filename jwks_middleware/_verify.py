@@ -201,7 +201,7 @@ class TokenVerifier:
             if not valid:
                 raise InvalidSignatureError("signature does not match the key")
             # The parsed payload is ours alone: adopted, not copied.
-            result = Claims._adopt(claims, issuer.scope_claims, issuer.role_claims)
+            result = Claims._adopt(claims, issuer.scope_claims, issuer.role_claims, self)
             if self._cache is not None:
                 leeway = issuer.leeway
                 valid_from = nbf - leeway if nbf is not None else float("-inf")

@@ -143,8 +143,9 @@ async def test_nbf_and_iat_must_be_numbers(name: str, value: Any) -> None:
 
 @pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
 async def test_a_null_date_is_refused_not_taken_for_an_absent_one(name: str) -> None:
+    null: dict[str, Any] = {name: None}
     with pytest.raises(InvalidClaimError, match=f"claim '{name}' is not a number"):
-        await make_verifier().verify(mint(**{name: None}))
+        await make_verifier().verify(mint(**null))
 
 
 async def test_configured_leeway_applies_to_every_date() -> None:
@@ -328,7 +329,9 @@ async def test_claim_values_checked_even_when_the_claim_is_missing() -> None:
 @pytest.mark.parametrize(
     ("cnf", "bound_to"),
     [
-        pytest.param({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, "a DPoP key, RFC 9449", id="dpop"),
+        pytest.param(
+            {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, "a DPoP key, RFC 9449", id="dpop"
+        ),
         pytest.param({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}, "RFC 8705", id="mtls"),
         pytest.param({"jwk": {"kty": "OKP"}}, "'jwk', RFC 7800", id="jwk"),
         pytest.param("not an object", "(cnf)", id="malformed"),

@@ -34,12 +34,17 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
-from jwks_middleware import Claims, Issuer, JWKSMiddleware, TokenVerifier
+from jwks_middleware import Claims, Issuer, JWKSMiddleware, TokenVerifier, requires_scopes
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@requires_scopes("read")
+async def guarded_by_requires_scopes(request: Request) -> Response:
+    return PlainTextResponse("read ok")  # pragma: no cover - only refusals are asked for
 
 
 # -- claims reach the app -------------------------------------------------------------
@@ -209,6 +214,30 @@ def test_optional_still_authenticates_a_good_token() -> None:
 def test_optional_anonymous_request_is_refused_by_starlette_requires() -> None:
     response = TestClient(make_app(optional=True)).get("/starlette-guarded")
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("token", "description"),
+    [
+        pytest.param(
+            mint(iss="https://other-issuer.test/"), "The access token issuer is not trusted", id="issuer"
+        ),
+        pytest.param(
+            mint(aud="https://other-api.test"), "The access token audience is not accepted", id="audience"
+        ),
+    ],
+)
+def test_optional_leaves_a_token_not_addressed_to_it_to_the_routes(token: str, description: str) -> None:
+    # Another issuer's (or another audience's) token may be for a route with issuers of its own:
+    # the request passes unauthenticated, and what relies on this middleware refuses it as it would.
+    client = TestClient(
+        make_app([*default_routes(), Route("/guarded", guarded_by_requires_scopes)], optional=True)
+    )
+    assert client.get("/", headers=bearer(token)).json()["claims_type"] == "NoneType"
+    response = client.get("/guarded", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.json() == {"error": "invalid_token", "error_description": description}
+    assert client.get("/guarded").headers["www-authenticate"] == "Bearer"  # anonymous: no error code
 
 
 # -- excluded paths -------------------------------------------------------------------
@@ -406,7 +435,11 @@ def test_works_stacked_with_other_middleware() -> None:
 # -- CORS -----------------------------------------------------------------------------
 
 ORIGIN = "https://app.example.test"
-PREFLIGHT = {"Origin": ORIGIN, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+PREFLIGHT = {
+    "Origin": ORIGIN,
+    "Access-Control-Request-Method": "GET",
+    "Access-Control-Request-Headers": "authorization",
+}
 
 
 def cors_app(order: str) -> Starlette:
