@@ -93,9 +93,11 @@ class ClaimsDependency(SecurityBase):
 class JWKSAuth:
     """Token verification for FastAPI dependencies, with or without `JWKSMiddleware`.
 
-    `issuers` (a list of `Issuer`, or a resolver callable) or a ready `verifier`: tokens of
-    requests the middleware did not authenticate are verified here. Without either, the
-    dependencies use the middleware's claims only (or the `JWKSAuth` installed on the app).
+    `issuers` (a list of `Issuer`, or a resolver callable) or a ready `verifier`: the
+    dependencies accept only claims this verifier produced, verifying the token here unless
+    the middleware shares the verifier; the middleware's verdict never overrides them. Without
+    either, the dependencies use the middleware's claims only (or the `JWKSAuth` installed on
+    the app), and the app's start-up fails when no `JWKSMiddleware` wraps it.
     `realm` goes into every challenge (default: the middleware's realm). `scheme` is the
     OpenAPI security scheme: a FastAPI `HTTPBearer`, `OAuth2AuthorizationCodeBearer`,
     `OAuth2` or `OpenIdConnect` object, only read for its `model` and `scheme_name` (default:
