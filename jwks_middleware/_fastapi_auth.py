@@ -220,7 +220,10 @@ class JWKSAuth:
         scope = connection.scope
         state: dict[str, Any] = scope.setdefault("state", {})
         if self.verifier is None and REALM_SCOPE_KEY in scope and "claims" in state:
-            return _middleware_verdict(scope, state)
+            claims: Claims | None = state["claims"]  # the middleware's verdict
+            if claims is None:
+                _raise_refusal_left_to_routes(scope)
+            return claims
         auth = self if self.verifier is not None else _installed(scope.get("app"))
         verifier = auth.verifier if auth is not None else None
         if auth is None or verifier is None:
@@ -255,14 +258,12 @@ class JWKSAuth:
         return f"JWKSAuth(verifier={self.verifier!r}, realm={self.realm!r}, scheme={scheme!r})"
 
 
-def _middleware_verdict(scope: Scope, state: dict[str, Any]) -> Claims | None:
-    """The claims `JWKSMiddleware` left on this request, or the refusal of a token it left to
-    routes with issuers of their own (`optional=True`)."""
-    claims: Claims | None = state["claims"]
+def _raise_refusal_left_to_routes(scope: Scope) -> None:
+    """Raise the middleware's refusal of a token it left to routes with issuers of their own
+    (`optional=True`); an anonymous request has none."""
     refusal: AuthError | None = scope.get(REFUSAL_SCOPE_KEY)
-    if claims is None and refusal is not None:
+    if refusal is not None:
         raise refusal
-    return claims
 
 
 def _register(app: Starlette, auth: JWKSAuth) -> None:
