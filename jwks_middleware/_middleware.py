@@ -199,10 +199,9 @@ class JWKSMiddleware:
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         error = self.configuration_error
         if error is not None:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                text = f"invalid JWKSMiddleware configuration: {error}"
-                await send({"type": "lifespan.startup.failed", "message": text})
+            await receive()  # lifespan.startup, always the first message (ASGI lifespan spec)
+            text = f"invalid JWKSMiddleware configuration: {error}"
+            await send({"type": "lifespan.startup.failed", "message": text})
             raise error  # as Starlette's router does after a failed start-up
         # The FastAPI wiring's start-up checks ask whether a middleware authenticates the app.
         around = _LIFESPAN_MIDDLEWARE.set(self)

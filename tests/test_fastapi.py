@@ -557,6 +557,36 @@ def test_a_token_is_verified_once_per_request_however_many_dependencies_ask(
     assert len(calls) == 1
 
 
+def test_two_jwks_auths_on_one_route_each_verify_the_token_once(
+    issuer: Issuer, mint: Mint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    first, second = JWKSAuth(issuers=[issuer]), JWKSAuth(issuers=[issuer])
+    for auth in (first, second):
+        assert auth.verifier is not None
+        verify = auth.verifier.verify
+
+        async def counting(token: str, verify: Callable[[str], Any] = verify) -> Claims:
+            calls.append(token)
+            result: Claims = await verify(token)
+            return result
+
+        monkeypatch.setattr(auth.verifier, "verify", counting)
+    app = FastAPI()
+
+    @app.get("/both")
+    async def both(
+        one: Annotated[Claims, Depends(first.claims)],
+        two: Annotated[Claims, Depends(second.claims)],
+        again: Annotated[Claims, Security(first.claims, scopes=["read:items"])],
+    ) -> bool:
+        return one is again and one is not two
+
+    with TestClient(app) as client:
+        assert client.get("/both", headers=bearer(mint("read:items"))).json() is True
+    assert len(calls) == 2
+
+
 def test_a_jwks_auth_sharing_the_middlewares_verifier_verifies_nothing_again(
     issuer: Issuer, mint: Mint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
