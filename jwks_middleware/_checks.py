@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final
 
 from ._errors import (
     DisallowedAlgorithmError,
@@ -12,10 +12,14 @@ from ._errors import (
     InvalidAudienceError,
     InvalidClaimError,
     InvalidTokenError,
+    KeyBoundTokenError,
 )
 from ._issuer import Issuer
 
-__all__ = ["check_claims", "check_header_policy", "numeric_date"]
+__all__ = ["check_bearer", "check_claims", "check_header_policy", "numeric_date"]
+
+# What `cnf` members bind a token to, for the refusal's detail.
+_BINDINGS: Final = {"jkt": "a DPoP key, RFC 9449", "x5t#S256": "a client certificate, RFC 8705"}
 
 
 def check_header_policy(header: dict[str, Any], issuer: Issuer) -> None:
@@ -40,7 +44,7 @@ def check_claims(claims: dict[str, Any], issuer: Issuer, now: float) -> tuple[fl
     exp = numeric_date(claims, "exp")
     if exp is None:  # required here although optional in RFC 7519 section 4.1.4
         raise InvalidClaimError("token has no 'exp' claim")
-    if now > exp + leeway:
+    if now >= exp + leeway:  # RFC 7519 section 4.1.4: now must be *before* exp
         raise ExpiredTokenError(f"token expired {_ago(now - exp)} ago")
     nbf = numeric_date(claims, "nbf")
     if nbf is not None and now + leeway < nbf:  # RFC 7519 section 4.1.5
@@ -61,11 +65,29 @@ def check_claims(claims: dict[str, Any], issuer: Issuer, now: float) -> tuple[fl
     return exp, nbf
 
 
+def check_bearer(claims: dict[str, Any]) -> None:
+    """Refuse a token bound to a key: presented as a bearer token, nobody proved holding it.
+
+    RFC 9449 section 7.2 (a DPoP-bound token, `cnf.jkt`, sent with the Bearer scheme) and
+    RFC 8705 section 3 (a certificate-bound token, `cnf.x5t#S256`, without that certificate).
+    Any other confirmation method (RFC 7800 `cnf`: `jwk`, `kid`, ...) binds the token just
+    the same, and no proof of any kind is checked here: one rule, every `cnf` is refused.
+    """
+    if "cnf" in claims:
+        cnf = claims["cnf"]
+        methods = sorted(cnf) if isinstance(cnf, dict) else []
+        bound_to = ", ".join(_BINDINGS.get(name, f"{_short(name)}, RFC 7800") for name in methods)
+        raise KeyBoundTokenError(
+            f"token is bound to a key ({bound_to or 'cnf'}); no proof of possession was sent"
+        )
+
+
 def numeric_date(claims: dict[str, Any], name: str) -> float | None:
-    """A NumericDate claim (RFC 7519 section 2), None when absent."""
-    value = claims.get(name)
-    if value is None:
+    """A NumericDate claim (RFC 7519 section 2), None when absent; `null`, a string or a
+    boolean is no NumericDate and is refused, never taken for an absent claim."""
+    if name not in claims:
         return None
+    value = claims[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidClaimError(f"claim {name!r} is not a number")
     try:

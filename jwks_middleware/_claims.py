@@ -23,7 +23,10 @@ class Claims(Mapping[str, Any]):
     # `scopes` and `roles` are computed on first use, once per token (the verifier caches
     # `Claims`): a request that never asks for them costs nothing. `_asgi` holds the
     # middleware's `scope["auth"]` and `scope["user"]` for these claims, made once per token.
-    __slots__ = ("_asgi", "_claims", "_role_claims", "_roles", "_scope_claims", "_scopes")
+    # `_verified_by` is the `TokenVerifier` that made them (None when made by hand): a route
+    # with its own verifier reuses only claims of that very verifier, since another one may
+    # trust other issuers, or the same `iss` for other audiences.
+    __slots__ = ("_asgi", "_claims", "_role_claims", "_roles", "_scope_claims", "_scopes", "_verified_by")
 
     def __init__(
         self,
@@ -38,6 +41,7 @@ class Claims(Mapping[str, Any]):
         self._scopes: frozenset[str] | None = None
         self._roles: frozenset[str] | None = None
         self._asgi: Any = None
+        self._verified_by: object = None
 
     @classmethod
     def _adopt(
@@ -45,13 +49,15 @@ class Claims(Mapping[str, Any]):
         claims: dict[str, Any],
         scope_claims: tuple[tuple[str, ...], ...],
         role_claims: tuple[tuple[str, ...], ...],
+        verified_by: object = None,
     ) -> Claims:
-        """Claims of a payload the verifier just parsed and owns: no copy (internal)."""
+        """Claims of a payload `verified_by` just parsed, verified and owns: no copy (internal)."""
         self = cls.__new__(cls)
         self._claims = claims
         self._scope_claims = scope_claims
         self._role_claims = role_claims
         self._scopes = self._roles = self._asgi = None
+        self._verified_by = verified_by
         return self
 
     @property

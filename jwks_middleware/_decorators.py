@@ -14,7 +14,7 @@ from starlette.websockets import WebSocket
 
 from ._claims import Claims
 from ._errors import AuthError, InsufficientScopeError, MissingTokenError
-from ._middleware import REALM_SCOPE_KEY
+from ._middleware import REALM_SCOPE_KEY, REFUSAL_SCOPE_KEY
 from ._responses import error_body, refusal_headers, send_refusal
 
 __all__ = ["missing_scopes", "requires_scopes"]
@@ -72,7 +72,9 @@ def missing_scopes(claims: Claims, required: Iterable[str]) -> list[str]:
 def _refusal(connection: HTTPConnection, required: list[str]) -> AuthError | None:
     claims = connection.scope.get("state", {}).get("claims")
     if not isinstance(claims, Claims):
-        return MissingTokenError()
+        # A token the middleware left to the routes is refused as the middleware would have.
+        refusal: AuthError | None = connection.scope.get(REFUSAL_SCOPE_KEY)
+        return refusal or MissingTokenError()
     missing = missing_scopes(claims, required)
     return InsufficientScopeError(required, missing) if missing else None
 

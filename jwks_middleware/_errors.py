@@ -16,9 +16,11 @@ The tree::
     |   +-- ImmatureTokenError          nbf or iat in the future
     |   +-- InvalidAudienceError
     |   +-- InvalidClaimError           a required claim missing or with a wrong value
+    |   +-- KeyBoundTokenError          bound to a key (`cnf`), sent without a proof of possession
     |   +-- StaleKeysError              the issuer's keys are older than max_stale
     +-- InsufficientScopeError      403 insufficient_scope
     +-- KeysUnavailableError        503, the issuer's keys were never loaded
+    +-- AuthUnavailableError        503, the app's authentication is misconfigured
 
 `description` is safe to send to the client: fixed text in RFC 6750's character set,
 never anything the client sent. `detail` says exactly why, for logs and the command line;
@@ -140,6 +142,14 @@ class InvalidClaimError(InvalidTokenError):
     reason = "claims"
 
 
+class KeyBoundTokenError(InvalidTokenError):
+    """The token is bound to a key (`cnf`, RFC 7800: DPoP's `jkt`, a certificate's `x5t#S256`),
+    so it is no bearer token: accepted only with a proof of possession of that key."""
+
+    description = "The access token is bound to a key and was sent without proof of possession"
+    reason = "key_bound"
+
+
 class StaleKeysError(InvalidTokenError):
     """The issuer's keys are older than `max_stale` and could not be refreshed."""
 
@@ -221,3 +231,13 @@ class CertificateBindingError(InvalidTokenError):
 
     description = "The access token is not bound to the client certificate"
     reason = "certificate_binding"
+
+
+class AuthUnavailableError(AuthError):
+    """The app's authentication is misconfigured, so no token can be checked: answered 503
+    (never 500) while the details go to the log, for the operator."""
+
+    status_code = 503
+    error = None
+    description = "Authentication is unavailable"
+    reason = "misconfigured"

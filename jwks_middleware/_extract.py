@@ -14,7 +14,7 @@ from starlette.types import Scope
 
 from ._errors import InvalidRequestError
 
-__all__ = ["TokenSources", "is_b64token"]
+__all__ = ["TokenSources", "is_b64token", "is_cors_preflight"]
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN_CHARACTERS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
@@ -26,6 +26,16 @@ def is_b64token(value: str) -> bool:
     part before the trailing "=" must leave nothing."""
     body = value.rstrip("=")
     return bool(body) and body.isascii() and not body.encode("ascii").translate(None, _B64TOKEN_CHARACTERS)
+
+
+def is_cors_preflight(scope: Scope) -> bool:
+    """Whether an HTTP request is a CORS preflight: `OPTIONS` with `Origin` and
+    `Access-Control-Request-Method` (Fetch standard, "CORS-preflight request"). Browsers send it
+    without credentials, before the real request, so it is never asked for a token."""
+    if scope["method"] != "OPTIONS":
+        return False
+    names = {name for name, _ in scope["headers"]}
+    return b"origin" in names and b"access-control-request-method" in names
 
 
 class TokenSources:

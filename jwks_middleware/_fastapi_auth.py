@@ -23,14 +23,20 @@ from starlette.types import Scope
 from ._claims import Claims
 from ._config import DEFAULT_MAX_TOKEN_BYTES, DEFAULT_TOKEN_CACHE_SIZE
 from ._decorators import missing_scopes
-from ._errors import AuthError, InsufficientScopeError, MissingTokenError
-from ._events import EventHook
+from ._errors import AuthError, AuthUnavailableError, InsufficientScopeError, MissingTokenError
+from ._events import EventHook, logger
 from ._extract import TokenSources
 from ._fastapi_openapi import bearer_scheme
 from ._fastapi_refusals import AuthHTTPException, refusal_handler
 from ._guards import ClaimName, ClaimsCheck, all_roles, any_role, any_scope, claim_value, names
 from ._issuer import Issuer
-from ._middleware import REALM_SCOPE_KEY, set_request_claims, verify_or_refuse
+from ._middleware import (
+    REALM_SCOPE_KEY,
+    REFUSAL_SCOPE_KEY,
+    middleware_in_lifespan,
+    set_request_claims,
+    verify_or_refuse,
+)
 from ._store import IssuerResolver
 from ._verify import TokenVerifier
 
@@ -38,6 +44,14 @@ from ._verify import TokenVerifier
 APP_STATE_KEY: Final = "jwks_auth"
 # Claims already verified for this request, per JWKSAuth: a token is verified once per request.
 _VERIFIED_SCOPE_KEY: Final = "jwks_middleware.fastapi.verified"
+_NOTHING_VERIFIES_APP: Final = (
+    "a JWKSAuth without issuers relies on JWKSMiddleware, and none wraps this app: "
+    "give JWKSAuth issuers=[...] (or verifier=...), or add JWKSMiddleware to the app"
+)
+_NOTHING_VERIFIES_REQUEST: Final = (
+    "no claims: the request did not pass JWKSMiddleware (is its path excluded?) and no "
+    "JWKSAuth with issuers verifies it (give JWKSAuth issuers, or install one on the app)"
+)
 
 
 class ClaimsDependency(SecurityBase):
@@ -79,9 +93,11 @@ class ClaimsDependency(SecurityBase):
 class JWKSAuth:
     """Token verification for FastAPI dependencies, with or without `JWKSMiddleware`.
 
-    `issuers` (a list of `Issuer`, or a resolver callable) or a ready `verifier`: tokens of
-    requests the middleware did not authenticate are verified here. Without either, the
-    dependencies use the middleware's claims only (or the `JWKSAuth` installed on the app).
+    `issuers` (a list of `Issuer`, or a resolver callable) or a ready `verifier`: the
+    dependencies accept only claims this verifier produced, verifying the token here unless
+    the middleware shares the verifier; the middleware's verdict never overrides them. Without
+    either, the dependencies use the middleware's claims only (or the `JWKSAuth` installed on
+    the app), and the app's start-up fails when no `JWKSMiddleware` wraps it.
     `realm` goes into every challenge (default: the middleware's realm). `scheme` is the
     OpenAPI security scheme: a FastAPI `HTTPBearer`, `OAuth2AuthorizationCodeBearer`,
     `OAuth2` or `OpenIdConnect` object, only read for its `model` and `scheme_name` (default:
@@ -166,6 +182,8 @@ class JWKSAuth:
         make this the `JWKSAuth` of the module-level dependencies for `app`."""
         _register(app, self)
         if self.verifier is None:
+            if not middleware_in_lifespan():  # every request would be refused: fail now
+                raise ValueError(_NOTHING_VERIFIES_APP)
             yield
             return
         await self.verifier.start()
@@ -201,22 +219,29 @@ class JWKSAuth:
     async def _claims_of(self, connection: HTTPConnection) -> Claims | None:
         scope = connection.scope
         state: dict[str, Any] = scope.setdefault("state", {})
-        if REALM_SCOPE_KEY in scope and "claims" in state:
-            claims: Claims | None = state["claims"]  # the middleware authenticated this request
+        if self.verifier is None and REALM_SCOPE_KEY in scope and "claims" in state:
+            claims: Claims | None = state["claims"]  # the middleware's verdict
+            if claims is None:
+                _raise_refusal_left_to_routes(scope)
             return claims
         auth = self if self.verifier is not None else _installed(scope.get("app"))
-        if auth is None or auth.verifier is None:
-            raise RuntimeError(
-                "no claims: the request did not pass JWKSMiddleware (is its path excluded?) and no "
-                "JWKSAuth with issuers verifies it (give JWKSAuth issuers, or install one on the app)"
-            )
+        verifier = auth.verifier if auth is not None else None
+        if auth is None or verifier is None:
+            logger.error("request refused with 503: %s", _NOTHING_VERIFIES_REQUEST)
+            raise AuthUnavailableError(_NOTHING_VERIFIES_REQUEST)
+        claims = state.get("claims")
+        # Only claims of this very verifier are reused (the middleware's, when it shares it):
+        # another one may trust other issuers, or the same `iss` for other audiences.
+        if isinstance(claims, Claims) and claims._verified_by is verifier:
+            return claims
         verified: dict[JWKSAuth, Claims | None] = scope.setdefault(_VERIFIED_SCOPE_KEY, {})
         if auth in verified:
             return verified[auth]
         token = auth.sources.token(scope)
-        claims = None if token is None else await verify_or_refuse(auth.verifier, token)
+        claims = None if token is None else await verify_or_refuse(verifier, token)
         verified[auth] = claims
-        set_request_claims(scope, claims)  # the same view of the request as with the middleware
+        # The route sees its own verifier's verdict, as it would see the middleware's.
+        set_request_claims(scope, claims)
         return claims
 
     def _realm_of(self, scope: Scope) -> str | None:
@@ -231,6 +256,14 @@ class JWKSAuth:
     def __repr__(self) -> str:
         scheme = self.scheme.scheme_name
         return f"JWKSAuth(verifier={self.verifier!r}, realm={self.realm!r}, scheme={scheme!r})"
+
+
+def _raise_refusal_left_to_routes(scope: Scope) -> None:
+    """Raise the middleware's refusal of a token it left to routes with issuers of their own
+    (`optional=True`); an anonymous request has none."""
+    refusal: AuthError | None = scope.get(REFUSAL_SCOPE_KEY)
+    if refusal is not None:
+        raise refusal
 
 
 def _register(app: Starlette, auth: JWKSAuth) -> None:

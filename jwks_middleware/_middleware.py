@@ -6,10 +6,12 @@ Pure ASGI (no `BaseHTTPMiddleware`): `http` and `websocket` requests are authent
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from typing import Final
 
 import httpx
@@ -18,18 +20,41 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._claims import Claims
 from ._config import DEFAULT_MAX_TOKEN_BYTES, DEFAULT_TOKEN_CACHE_SIZE
-from ._errors import AuthError, InvalidTokenError, MissingTokenError
+from ._errors import (
+    AuthError,
+    AuthUnavailableError,
+    InvalidAudienceError,
+    InvalidTokenError,
+    MissingTokenError,
+    UntrustedIssuerError,
+)
 from ._events import EventHook, logger
-from ._extract import TokenSources, is_b64token
+from ._extract import TokenSources, is_b64token, is_cors_preflight
 from ._issuer import Issuer
 from ._responses import send_refusal
 from ._store import IssuerResolver
 from ._verify import TokenVerifier
 
-__all__ = ["REALM_SCOPE_KEY", "ClaimsUser", "JWKSMiddleware", "set_request_claims", "verify_or_refuse"]
+__all__ = [
+    "REALM_SCOPE_KEY",
+    "REFUSAL_SCOPE_KEY",
+    "ClaimsUser",
+    "JWKSMiddleware",
+    "middleware_in_lifespan",
+    "set_request_claims",
+    "verify_or_refuse",
+]
 
-#: Scope key under which the middleware leaves its `realm`, for the scope guards' challenges.
+#: Scope key under which the middleware leaves its `realm`, for the scope guards' challenges;
+#: present when the middleware authenticated the request.
 REALM_SCOPE_KEY: Final = "jwks_middleware.realm"
+#: Scope key of the refusal of a token the middleware left to the routes (`optional=True`).
+REFUSAL_SCOPE_KEY: Final = "jwks_middleware.refusal"
+# Refusals that say a token is not addressed to this middleware (another `iss`, or another
+# audience of the same `iss`): with `optional=True`, left to routes with issuers of their own.
+_LEFT_TO_ROUTES: Final = (UntrustedIssuerError, InvalidAudienceError)
+# The JWKSMiddleware whose lifespan is running (its app's lifespan runs in the same task).
+_LIFESPAN_MIDDLEWARE: ContextVar[JWKSMiddleware | None] = ContextVar("jwks_middleware", default=None)
 
 
 class ClaimsUser(BaseUser):
@@ -58,6 +83,15 @@ class JWKSMiddleware:
     `scope["user"]`, so Starlette's `requires()` works too. Refusals follow RFC 6750.
     Give `issuers` (a list of `Issuer`, or a resolver callable) or a ready `verifier`.
 
+    `optional=True` lets requests without a token through with claims None, and also those
+    whose token is not addressed to this middleware (an `iss` it does not trust, or another
+    audience): they are left to routes with their own `JWKSAuth(issuers=...)`, while
+    `requires_scopes` and the dependencies relying on this middleware refuse them as it would.
+
+    An invalid configuration raises at construction; built by a running server (Starlette
+    builds its middleware stack on the first ASGI call), the lifespan start-up fails instead
+    and requests get 503, never 500.
+
     The `Claims`, `scope["auth"]` and `scope["user"]` of one token are made once and shared
     by its requests (read them; never change them).
     """
@@ -79,19 +113,31 @@ class JWKSMiddleware:
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if (issuers is None) == (verifier is None):
-            raise TypeError("give either issuers=... or verifier=...")
-        if isinstance(exclude_paths, str):
-            raise TypeError("exclude_paths must be a list of paths")
         self.app = app
-        self.verifier = verifier or TokenVerifier(
-            issuers,  # type: ignore[arg-type]  # not None: checked above
-            http_client=http_client,
-            clock=clock,
-            on_event=on_event,
-            token_cache_size=token_cache_size,
-            max_token_bytes=max_token_bytes,
-        )
+        #: The error of an invalid configuration, kept when a running server built this (below).
+        self.configuration_error: TypeError | ValueError | None = None
+        try:
+            if (issuers is None) == (verifier is None):
+                raise TypeError("give either issuers=... or verifier=...")
+            if isinstance(exclude_paths, str):
+                raise TypeError("exclude_paths must be a list of paths")
+            self.verifier = verifier or TokenVerifier(
+                issuers,  # type: ignore[arg-type]  # not None: checked above
+                http_client=http_client,
+                clock=clock,
+                on_event=on_event,
+                token_cache_size=token_cache_size,
+                max_token_bytes=max_token_bytes,
+            )
+        except (TypeError, ValueError) as error:
+            if not _event_loop_running():
+                raise
+            # Starlette builds its middleware stack inside the server's first call (the
+            # lifespan): raised there, the error makes uvicorn (lifespan "auto") conclude the
+            # app has no lifespan and then answer 500 to every request. Kept instead, it fails
+            # the lifespan start-up (the server stops) and any request gets a 503.
+            logger.error("invalid JWKSMiddleware configuration: %s", error)
+            self.configuration_error = error
         self.optional = optional
         self.exclude_paths = frozenset(exclude_paths)
         self.realm = realm
@@ -101,24 +147,42 @@ class JWKSMiddleware:
         scope_type = scope["type"]
         if scope_type != "http" and scope_type != "websocket":
             if scope_type == "lifespan":
-                receive = self._lifespan_receive(receive)
-            await self.app(scope, receive, send)
+                await self._lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        if self.configuration_error is not None:
+            logger.error(
+                "request refused with 503: invalid JWKSMiddleware configuration: %s", self.configuration_error
+            )
+            await send_refusal(AuthUnavailableError(), scope, receive, send, self.realm)
             return
         if self.exclude_paths and scope["path"] in self.exclude_paths:
             await self.app(scope, receive, send)
             return
-        scope[REALM_SCOPE_KEY] = self.realm
         # A repeated token costs a header scan and a cache lookup before anything else: a
         # cache hit proves these are the bytes of a token checked in full when first seen.
         # Anything else (a miss, spaces, another spelling of the scheme) goes the full way.
         candidate = self.sources.header_token(scope)
         claims = self.verifier.cached(candidate) if candidate is not None else None
         if claims is None:
+            if scope_type == "http" and is_cors_preflight(scope):
+                # Without credentials by the Fetch standard: the CORS middleware answers it,
+                # whether it runs before or after this one.
+                await self.app(scope, receive, send)
+                return
             try:
                 claims = await self._authenticate(scope, candidate)
             except AuthError as error:
-                await send_refusal(error, scope, receive, send, self.realm)
-                return
+                if not (self.optional and isinstance(error, _LEFT_TO_ROUTES)):
+                    await send_refusal(error, scope, receive, send, self.realm)
+                    return
+                # Not addressed to this middleware's issuers: a route with its own issuers
+                # (`JWKSAuth(issuers=...)`) may trust it; whatever relies on this middleware
+                # refuses it with this error.
+                scope[REFUSAL_SCOPE_KEY] = error
+                claims = None
+        scope[REALM_SCOPE_KEY] = self.realm
         set_request_claims(scope, claims)
         await self.app(scope, receive, send)
 
@@ -131,6 +195,20 @@ class JWKSMiddleware:
                 return None
             raise MissingTokenError()
         return await verify_or_refuse(self.verifier, token)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = self.configuration_error
+        if error is not None:
+            await receive()  # lifespan.startup, always the first message (ASGI lifespan spec)
+            text = f"invalid JWKSMiddleware configuration: {error}"
+            await send({"type": "lifespan.startup.failed", "message": text})
+            raise error  # as Starlette's router does after a failed start-up
+        # The FastAPI wiring's start-up checks ask whether a middleware authenticates the app.
+        around = _LIFESPAN_MIDDLEWARE.set(self)
+        try:
+            await self.app(scope, self._lifespan_receive(receive), send)
+        finally:
+            _LIFESPAN_MIDDLEWARE.reset(around)
 
     def _lifespan_receive(self, receive: Receive) -> Receive:
         async def lifespan_receive() -> Message:
@@ -145,18 +223,20 @@ class JWKSMiddleware:
 
     def ready(self) -> bool:
         """True when every configured issuer has usable keys (for readiness probes)."""
-        return self.verifier.ready()
+        return self.configuration_error is None and self.verifier.ready()
 
 
 class _ClaimsCredentials(AuthCredentials):
-    """`scope["auth"]` of a token: its scopes, sorted on first use (many routes never ask)."""
+    """`scope["auth"]` of a token: `"authenticated"` (Starlette's convention, so that
+    `@requires("authenticated")` works) and the token's scopes, sorted on first use (many
+    routes never ask). `Claims.scopes` and the scope guards see the token's scopes only."""
 
     def __init__(self, claims: Claims) -> None:  # no super().__init__(): `scopes` comes later
         self._claims = claims
 
     @functools.cached_property
     def scopes(self) -> list[str]:  # type: ignore[override]  # stays writable, as in Starlette
-        return sorted(self._claims.scopes)
+        return sorted(self._claims.scopes | {"authenticated"})
 
 
 def set_request_claims(scope: Scope, claims: Claims | None) -> None:
@@ -176,6 +256,19 @@ def _starlette_auth(claims: Claims) -> tuple[AuthCredentials, ClaimsUser]:
     """`scope["auth"]` and `scope["user"]` for these claims, made once per `Claims`."""
     made = claims._asgi = (_ClaimsCredentials(claims), ClaimsUser(claims))
     return made
+
+
+def middleware_in_lifespan() -> bool:
+    """True inside the lifespan start-up of an app that a `JWKSMiddleware` wraps."""
+    return _LIFESPAN_MIDDLEWARE.get() is not None
+
+
+def _event_loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 async def verify_or_refuse(verifier: TokenVerifier, token: str) -> Claims:

@@ -2,8 +2,8 @@
 
 Order of checks (cheap first, so floods of bad tokens cost no fetch): size and strict
 parsing; header (alg, crit, b64, key references); trusted `iss`; the issuer's algorithm
-and `typ` policy; time, audience and required claims; only then the key (which may
-refresh the issuer's keys) and the signature, computed by joserfc.
+and `typ` policy; time, audience and required claims; no key binding (`cnf`); only then
+the key (which may refresh the issuer's keys) and the signature, computed by joserfc.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from types import TracebackType
 import httpx
 
 from ._algorithms import algorithm_model
-from ._checks import check_claims, check_header_policy
+from ._checks import check_bearer, check_claims, check_header_policy
 from ._claims import Claims
 from ._config import DEFAULT_MAX_TOKEN_BYTES, DEFAULT_RESOLVED_ISSUERS, DEFAULT_TOKEN_CACHE_SIZE
 from ._errors import AuthError, InvalidSignatureError, UntrustedIssuerError
@@ -58,8 +58,8 @@ class TokenCache:
     """Verified tokens, so that a repeated token costs a dictionary lookup and a time check.
 
     Guarantees: at most `size` tokens (two generations of at most `size // 2`); an entry is
-    served only between the token's `nbf` and `exp` (leeway included) and while the keys of
-    its issuer are usable, and is dropped when the key that verified it leaves the JWKS.
+    served only from the token's `nbf` until before its `exp` (leeway included) and while the
+    keys of its issuer are usable, and is dropped when the key that verified it leaves the JWKS.
 
     Why not cachetools' `TLRUCache` (the first design): every lookup and insert there goes
     through a timer context, an expiry heap and an LRU linked list, about 3 us a request,
@@ -97,9 +97,10 @@ class TokenCache:
         elif entry.token != token:
             return None
         now = self._clock()
-        if entry.valid_from <= now <= entry.valid_until and now <= entry.keys.usable_until:
+        # RFC 7519 section 4.1.4: valid strictly before `exp` (plus leeway), as on first sight.
+        if entry.valid_from <= now < entry.valid_until and now <= entry.keys.usable_until:
             return entry.claims
-        if now > entry.valid_until:  # expired for good
+        if now >= entry.valid_until:  # expired for good
             self._young.pop(key, None)
             self._old.pop(key, None)
         return None
@@ -190,6 +191,7 @@ class TokenVerifier:
             issuer_name = issuer.issuer
             check_header_policy(header, issuer)
             exp, nbf = check_claims(claims, issuer, now)
+            check_bearer(claims)
             alg = header["alg"]
             key = await keys.find_key(header.get("kid"), alg)
             try:
@@ -199,7 +201,7 @@ class TokenVerifier:
             if not valid:
                 raise InvalidSignatureError("signature does not match the key")
             # The parsed payload is ours alone: adopted, not copied.
-            result = Claims._adopt(claims, issuer.scope_claims, issuer.role_claims)
+            result = Claims._adopt(claims, issuer.scope_claims, issuer.role_claims, self)
             if self._cache is not None:
                 leeway = issuer.leeway
                 valid_from = nbf - leeway if nbf is not None else float("-inf")

@@ -38,10 +38,13 @@ Names:
   object for Swagger UI to obtain tokens; see `swagger_ui_oauth` for PKCE).
 - `AuthHTTPException`, `refusal_handler`: how refusals leave the dependencies (below).
 
-Where claims come from, for every dependency: the middleware's, when it authenticated the
-request; otherwise the dependency's `JWKSAuth` verifies the token (the module-level
-dependencies use the `JWKSAuth` installed on the app). A token is verified at most once per
-request, however many dependencies ask, and the claims are left in `request.state.claims`.
+Where claims come from: the dependencies of a `JWKSAuth` with issuers accept only what its
+own verifier verified (the middleware's claims when it shares that verifier; otherwise the
+token is verified again, and another issuer's token is refused); the module-level
+dependencies and a `JWKSAuth` without issuers take the middleware's claims when it
+authenticated the request, else the `JWKSAuth` installed on the app verifies the token. A
+token is verified at most once per request and `JWKSAuth`, however many dependencies ask, and
+the claims are left in `request.state.claims`.
 
 Refusals are the middleware's, byte for byte (status, `WWW-Authenticate` challenge with
 `realm`, `Cache-Control: no-store`, JSON body ``{"error", "error_description"}``), when

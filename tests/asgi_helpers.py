@@ -103,6 +103,11 @@ async def starlette_guarded(request: Request) -> Response:
     return PlainTextResponse("read ok")
 
 
+@requires("authenticated")
+async def starlette_authenticated(request: Request) -> Response:
+    return PlainTextResponse("authenticated")
+
+
 async def plain(request: Request) -> Response:
     return PlainTextResponse("ok")
 
@@ -123,6 +128,7 @@ def default_routes() -> list[BaseRoute]:
     return [
         Route("/", whoami),
         Route("/starlette-guarded", starlette_guarded),
+        Route("/starlette-authenticated", starlette_authenticated),
         Route("/health", plain),
         Route("/health/x", plain),
         WebSocketRoute("/ws", websocket_whoami),

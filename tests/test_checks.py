@@ -30,6 +30,7 @@ from jwks_middleware import (
     UntrustedIssuerError,
 )
 from jwks_middleware._checks import check_claims
+from jwks_middleware._errors import KeyBoundTokenError
 
 pytestmark = pytest.mark.anyio
 
@@ -72,14 +73,20 @@ async def test_expired_token_is_refused_after_the_leeway() -> None:
 
 
 async def test_expired_token_is_accepted_within_the_leeway() -> None:
-    assert await make_verifier().verify(mint(exp=NOW - LEEWAY))
+    assert await make_verifier().verify(mint(exp=NOW - LEEWAY + 1))
 
 
-async def test_zero_leeway_refuses_a_token_one_second_past_exp() -> None:
-    verifier = make_verifier(make_issuer(leeway=0))
-    assert await verifier.verify(mint(exp=NOW))
+async def test_exp_plus_leeway_equal_to_now_is_expired() -> None:
+    # RFC 7519 section 4.1.4: the current time MUST be before `exp`.
     with pytest.raises(ExpiredTokenError):
-        await verifier.verify(mint(exp=NOW - 1))
+        await make_verifier().verify(mint(exp=NOW - LEEWAY))
+
+
+async def test_zero_leeway_refuses_a_token_whose_exp_is_now() -> None:
+    verifier = make_verifier(make_issuer(leeway=0))
+    assert await verifier.verify(mint(exp=NOW + 1))
+    with pytest.raises(ExpiredTokenError, match="expired 0 s ago"):
+        await verifier.verify(mint(exp=NOW))
 
 
 async def test_fractional_exp_is_honoured() -> None:
@@ -127,17 +134,25 @@ async def test_iat_is_optional_by_default() -> None:
 
 
 @pytest.mark.parametrize("name", ["nbf", "iat"])
-async def test_nbf_and_iat_must_be_numbers(name: str) -> None:
-    not_a_date: dict[str, Any] = {name: "yesterday"}
-    with pytest.raises(InvalidClaimError, match="not a number"):
+@pytest.mark.parametrize("value", ["yesterday", str(NOW), True, False, [NOW]])
+async def test_nbf_and_iat_must_be_numbers(name: str, value: Any) -> None:
+    not_a_date: dict[str, Any] = {name: value}
+    with pytest.raises(InvalidClaimError, match=f"claim '{name}' is not a number"):
         await make_verifier().verify(mint(**not_a_date))
+
+
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+async def test_a_null_date_is_refused_not_taken_for_an_absent_one(name: str) -> None:
+    null: dict[str, Any] = {name: None}
+    with pytest.raises(InvalidClaimError, match=f"claim '{name}' is not a number"):
+        await make_verifier().verify(mint(**null))
 
 
 async def test_configured_leeway_applies_to_every_date() -> None:
     verifier = make_verifier(make_issuer(leeway=300))
-    assert await verifier.verify(mint(exp=NOW - 300, nbf=NOW + 300, iat=NOW + 300))
+    assert await verifier.verify(mint(exp=NOW - 299, nbf=NOW + 300, iat=NOW + 300))
     with pytest.raises(ExpiredTokenError):
-        await verifier.verify(mint(exp=NOW - 301))
+        await verifier.verify(mint(exp=NOW - 300))
 
 
 # -- iss (RFC 7519 section 4.1.1) -----------------------------------------------------
@@ -306,6 +321,39 @@ async def test_claim_values_checked_even_when_the_claim_is_missing() -> None:
     assert await verifier.verify(mint(azp="web", without=("aud",)))
     with pytest.raises(InvalidClaimError, match="no 'azp'"):
         await verifier.verify(mint(without=("aud",)))
+
+
+# -- key-bound tokens (RFC 9449 section 7.2, RFC 8705 section 3, RFC 7800) --------------
+
+
+@pytest.mark.parametrize(
+    ("cnf", "bound_to"),
+    [
+        pytest.param(
+            {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, "a DPoP key, RFC 9449", id="dpop"
+        ),
+        pytest.param({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}, "RFC 8705", id="mtls"),
+        pytest.param({"jwk": {"kty": "OKP"}}, "'jwk', RFC 7800", id="jwk"),
+        pytest.param("not an object", "(cnf)", id="malformed"),
+    ],
+)
+async def test_a_key_bound_token_is_not_accepted_as_a_bearer_token(cnf: Any, bound_to: str) -> None:
+    with pytest.raises(KeyBoundTokenError, match="bound to a key") as caught:
+        await make_verifier().verify(mint(cnf=cnf))
+    assert bound_to in caught.value.detail
+    assert caught.value.status_code == 401
+    assert caught.value.error == "invalid_token"
+    assert caught.value.description == (
+        "The access token is bound to a key and was sent without proof of possession"
+    )
+    assert caught.value.reason == "key_bound"
+
+
+async def test_a_key_bound_token_is_refused_before_its_key_is_looked_up() -> None:
+    # A forged signature with an unknown kid: the binding alone is enough to refuse.
+    forged = signed(header(kid="unknown"), claims(cnf={"jkt": "x"}), b"k" * 32, alg="HS256")
+    with pytest.raises(KeyBoundTokenError):
+        await make_verifier().verify(forged)
 
 
 # -- algorithm allowlist (RFC 8725 section 3.1) ----------------------------------------

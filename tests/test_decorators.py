@@ -135,6 +135,17 @@ def test_token_lacking_the_scope_is_403_insufficient_scope(path: str) -> None:
     }
 
 
+def test_authenticated_is_required_of_the_token_not_granted_by_the_middleware() -> None:
+    # Starlette's "authenticated" in `request.auth.scopes` is no scope of the token.
+    @requires_scopes("authenticated")
+    async def guarded(request: Request) -> Response:
+        return PlainTextResponse(" ".join(request.auth.scopes))
+
+    http = TestClient(make_app([Route("/", guarded)]))
+    assert http.get("/", headers=bearer(mint(scope="read"))).status_code == 403
+    assert http.get("/", headers=bearer(mint(scope="authenticated"))).text == "authenticated"
+
+
 def test_403_names_the_required_scopes_in_scope() -> None:
     response = client().post("/write", headers=bearer(mint(scope="read:items")))
     assert 'scope="read:items write:items"' in response.headers["www-authenticate"]

@@ -129,6 +129,10 @@ def add_routes(app: FastAPI, auth: JWKSAuth) -> None:
 
     app.include_router(admin)
 
+    @app.get("/authenticated", dependencies=[require_scopes("authenticated")])
+    async def authenticated(request: Request) -> list[str]:
+        return list(request.auth.scopes)
+
     @app.get("/any", dependencies=[require_any_scope("a", "b")])
     async def any_scope() -> str:
         return "ok"
@@ -261,6 +265,17 @@ def test_a_token_for_another_audience_is_refused_as_invalid(client: TestClient, 
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
 
 
+def test_a_key_bound_token_sent_as_a_bearer_token_is_refused(client: TestClient, mint: Mint) -> None:
+    response = client.get(
+        "/me", headers=bearer(mint(cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}))
+    )
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": "invalid_token",
+        "error_description": "The access token is bound to a key and was sent without proof of possession",
+    }
+
+
 def test_a_malformed_authorization_header_is_a_bad_request(client: TestClient) -> None:
     response = client.get("/me", headers={"Authorization": "Bearer"})
     assert response.status_code == 400
@@ -303,6 +318,13 @@ def test_an_under_scoped_token_gets_403_insufficient_scope_naming_the_scope(
         "error_description": "The access token lacks the required scope",
         "scope": "read:items",
     }
+
+
+def test_guards_see_the_tokens_scopes_not_starlettes_authenticated(client: TestClient, mint: Mint) -> None:
+    # `request.auth.scopes` holds "authenticated" for Starlette's `requires`; the guards ignore it.
+    assert client.get("/authenticated", headers=bearer(mint("read:items"))).status_code == 403
+    response = client.get("/authenticated", headers=bearer(mint("authenticated")))
+    assert response.json() == ["authenticated"]
 
 
 def test_a_scope_guard_answers_an_anonymous_request_with_401(client: TestClient) -> None:
@@ -535,24 +557,82 @@ def test_a_token_is_verified_once_per_request_however_many_dependencies_ask(
     assert len(calls) == 1
 
 
-def test_with_the_middleware_a_jwks_auth_verifies_nothing_again(
+def test_two_jwks_auths_on_one_route_each_verify_the_token_once(
     issuer: Issuer, mint: Mint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    auth = JWKSAuth(issuers=[issuer])
-    assert auth.verifier is not None
+    calls: list[str] = []
+    first, second = JWKSAuth(issuers=[issuer]), JWKSAuth(issuers=[issuer])
+    for auth in (first, second):
+        assert auth.verifier is not None
+        verify = auth.verifier.verify
 
-    async def never(token: str) -> Claims:
-        raise AssertionError("verified twice")  # pragma: no cover
+        async def counting(token: str, verify: Callable[[str], Any] = verify) -> Claims:
+            calls.append(token)
+            result: Claims = await verify(token)
+            return result
 
-    monkeypatch.setattr(auth.verifier, "verify", never)
+        monkeypatch.setattr(auth.verifier, "verify", counting)
     app = FastAPI()
-    app.add_middleware(JWKSMiddleware, issuers=[issuer], realm="from-middleware")
+
+    @app.get("/both")
+    async def both(
+        one: Annotated[Claims, Depends(first.claims)],
+        two: Annotated[Claims, Depends(second.claims)],
+        again: Annotated[Claims, Security(first.claims, scopes=["read:items"])],
+    ) -> bool:
+        return one is again and one is not two
+
+    with TestClient(app) as client:
+        assert client.get("/both", headers=bearer(mint("read:items"))).json() is True
+    assert len(calls) == 2
+
+
+def test_a_jwks_auth_sharing_the_middlewares_verifier_verifies_nothing_again(
+    issuer: Issuer, mint: Mint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = TokenVerifier([issuer], token_cache_size=0)
+    calls: list[str] = []
+    verify = verifier.verify
+
+    async def counting(token: str) -> Claims:
+        calls.append(token)
+        return await verify(token)
+
+    monkeypatch.setattr(verifier, "verify", counting)
+    auth = JWKSAuth(verifier=verifier)
+    app = FastAPI()
+    app.add_middleware(JWKSMiddleware, verifier=verifier, realm="from-middleware")
     auth.install(app)
     add_routes(app, auth)
     with TestClient(app) as client:
         assert client.get("/bound", headers=bearer(mint("read:items"))).status_code == 200
         response = client.get("/bound", headers=bearer(mint("profile")))
+    assert len(calls) == 2  # by the middleware, once per request
     assert response.headers["www-authenticate"].startswith('Bearer realm="from-middleware"')
+
+
+def test_a_jwks_auth_with_its_own_verifier_verifies_what_the_middleware_verified(
+    issuer: Issuer, mint: Mint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another verifier, even of the same issuers, is another authority: its own verdict counts.
+    auth = JWKSAuth(issuers=[issuer])
+    assert auth.verifier is not None
+    calls: list[str] = []
+    verify = auth.verifier.verify
+
+    async def counting(token: str) -> Claims:
+        calls.append(token)
+        return await verify(token)
+
+    monkeypatch.setattr(auth.verifier, "verify", counting)
+    app = FastAPI()
+    app.add_middleware(JWKSMiddleware, issuers=[issuer])
+    auth.install(app)
+    add_routes(app, auth)
+    with TestClient(app) as client:
+        assert client.get("/bound", headers=bearer(mint("read:items"))).status_code == 200
+        assert client.get("/me", headers=bearer(mint("read:items"))).status_code == 200  # the middleware's
+    assert len(calls) == 1
 
 
 def test_a_path_the_middleware_skips_is_verified_by_the_installed_jwks_auth(
@@ -567,14 +647,17 @@ def test_a_path_the_middleware_skips_is_verified_by_the_installed_jwks_auth(
         assert client.get("/me").headers["www-authenticate"] == 'Bearer realm="installed"'
 
 
-def test_without_middleware_or_installed_verifier_a_dependency_is_a_configuration_error(
-    issuer: Issuer,
+def test_without_middleware_or_installed_verifier_a_dependency_answers_503_and_logs_why(
+    issuer: Issuer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = FastAPI()
+    app = FastAPI(exception_handlers={AuthHTTPException: refusal_handler})
     app.add_middleware(JWKSMiddleware, issuers=[issuer], exclude_paths=["/me"])
     add_routes(app, JWKSAuth())
-    with TestClient(app) as client, pytest.raises(RuntimeError, match="is its path excluded"):
-        client.get("/me")
+    with caplog.at_level(logging.ERROR, logger="jwks_middleware"), TestClient(app) as client:
+        response = client.get("/me")
+    assert response.status_code == 503
+    assert response.json() == {"error": "unavailable", "error_description": "Authentication is unavailable"}
+    assert "is its path excluded?" in caplog.text
 
 
 def test_an_unexpected_verifier_failure_is_a_401_and_the_token_is_not_logged(
@@ -740,9 +823,31 @@ def test_the_lifespan_makes_the_auth_the_apps_fallback(issuer: Issuer, mint: Min
 def test_a_lifespan_without_verifier_only_registers(issuer: Issuer) -> None:
     auth = JWKSAuth(realm="r")
     app = FastAPI(lifespan=auth.lifespan)
+    app.add_middleware(JWKSMiddleware, issuers=[issuer])
     with TestClient(app):
         assert getattr(app.state, APP_STATE_KEY) is auth
     assert auth.ready()
+
+
+def test_a_lifespan_without_verifier_sees_a_middleware_wrapped_around_the_app(issuer: Issuer) -> None:
+    auth = JWKSAuth()
+    app = FastAPI()
+    auth.install(app)
+    with TestClient(JWKSMiddleware(app, issuers=[issuer])):
+        assert getattr(app.state, APP_STATE_KEY) is auth
+
+
+@pytest.mark.parametrize("wiring", ["install", "lifespan"])
+def test_a_jwks_auth_without_issuers_nor_middleware_fails_the_start_up(wiring: str) -> None:
+    auth = JWKSAuth()
+    app = FastAPI(lifespan=auth.lifespan) if wiring == "lifespan" else FastAPI()
+    if wiring == "install":
+        auth.install(app)
+    with (
+        pytest.raises(ValueError, match="relies on JWKSMiddleware, and none wraps this app"),
+        TestClient(app),
+    ):
+        pass  # pragma: no cover - start-up fails
 
 
 def test_install_refuses_a_second_auth_and_a_started_app(issuer: Issuer) -> None:
@@ -758,6 +863,7 @@ def test_install_refuses_a_second_auth_and_a_started_app(issuer: Issuer) -> None
 def test_two_auths_cannot_claim_the_same_app(issuer: Issuer) -> None:
     first = JWKSAuth()
     app = FastAPI(lifespan=JWKSAuth().lifespan)
+    app.add_middleware(JWKSMiddleware, issuers=[issuer])
     first.install(app)
     with pytest.raises(ValueError, match="another JWKSAuth"), TestClient(app):
         pass  # pragma: no cover - start-up fails

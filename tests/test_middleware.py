@@ -25,18 +25,26 @@ from asgi_helpers import (
 )
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
-from jwks_middleware import Claims, Issuer, JWKSMiddleware, TokenVerifier
+from jwks_middleware import Claims, Issuer, JWKSMiddleware, TokenVerifier, requires_scopes
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@requires_scopes("read")
+async def guarded_by_requires_scopes(request: Request) -> Response:
+    return PlainTextResponse("read ok")  # pragma: no cover - only refusals are asked for
 
 
 # -- claims reach the app -------------------------------------------------------------
@@ -53,7 +61,7 @@ def test_valid_token_puts_claims_on_request_state() -> None:
 def test_valid_token_sets_starlette_auth_scopes_and_authenticated_user() -> None:
     client = TestClient(make_app())
     response = client.get("/", headers=bearer(mint(sub="alice", scope="read write")))
-    assert response.json()["auth_scopes"] == ["read", "write"]
+    assert response.json()["auth_scopes"] == ["authenticated", "read", "write"]
     assert response.json()["authenticated"] is True
     assert response.json()["display_name"] == "alice"
     assert response.json()["identity"] == "alice"
@@ -70,6 +78,23 @@ def test_starlette_requires_decorator_works_with_the_middleware() -> None:
     client = TestClient(make_app())
     assert client.get("/starlette-guarded", headers=bearer(mint(scope="read"))).text == "read ok"
     assert client.get("/starlette-guarded", headers=bearer(mint(scope="write"))).status_code == 403
+
+
+def test_starlette_requires_authenticated_lets_a_verified_request_through() -> None:
+    client = TestClient(make_app(optional=True))
+    assert client.get("/starlette-authenticated", headers=bearer(mint(scope=None))).text == "authenticated"
+    assert client.get("/starlette-authenticated").status_code == 403  # anonymous: Starlette's answer
+
+
+def test_authenticated_is_no_scope_of_the_token() -> None:
+    seen: list[Claims] = []
+
+    async def capture(request: Request) -> Response:
+        seen.append(request.state.claims)
+        return PlainTextResponse("ok")
+
+    TestClient(make_app([Route("/", capture)])).get("/", headers=bearer(mint(scope="read")))
+    assert seen[0].scopes == {"read"}
 
 
 def test_claims_on_state_are_the_token_claims() -> None:
@@ -127,6 +152,16 @@ async def test_works_through_httpx_asgi_transport() -> None:
         pytest.param(
             mint()[:-6] + "AAAAAA", "The access token signature is invalid", id="tampered-signature"
         ),
+        pytest.param(
+            mint(cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+            "The access token is bound to a key and was sent without proof of possession",
+            id="dpop-bound",
+        ),
+        pytest.param(
+            mint(cnf={"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+            "The access token is bound to a key and was sent without proof of possession",
+            id="certificate-bound",
+        ),
     ],
 )
 def test_invalid_token_is_refused_with_401_invalid_token(token: str, description: str) -> None:
@@ -179,6 +214,30 @@ def test_optional_still_authenticates_a_good_token() -> None:
 def test_optional_anonymous_request_is_refused_by_starlette_requires() -> None:
     response = TestClient(make_app(optional=True)).get("/starlette-guarded")
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("token", "description"),
+    [
+        pytest.param(
+            mint(iss="https://other-issuer.test/"), "The access token issuer is not trusted", id="issuer"
+        ),
+        pytest.param(
+            mint(aud="https://other-api.test"), "The access token audience is not accepted", id="audience"
+        ),
+    ],
+)
+def test_optional_leaves_a_token_not_addressed_to_it_to_the_routes(token: str, description: str) -> None:
+    # Another issuer's (or another audience's) token may be for a route with issuers of its own:
+    # the request passes unauthenticated, and what relies on this middleware refuses it as it would.
+    client = TestClient(
+        make_app([*default_routes(), Route("/guarded", guarded_by_requires_scopes)], optional=True)
+    )
+    assert client.get("/", headers=bearer(token)).json()["claims_type"] == "NoneType"
+    response = client.get("/guarded", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.json() == {"error": "invalid_token", "error_description": description}
+    assert client.get("/guarded").headers["www-authenticate"] == "Bearer"  # anonymous: no error code
 
 
 # -- excluded paths -------------------------------------------------------------------
@@ -371,6 +430,76 @@ def test_works_stacked_with_other_middleware() -> None:
     assert response.json()["sub"] == "gina"
     assert response.headers["content-encoding"] == "gzip"
     assert client.get("/").status_code == 401
+
+
+# -- CORS -----------------------------------------------------------------------------
+
+ORIGIN = "https://app.example.test"
+PREFLIGHT = {
+    "Origin": ORIGIN,
+    "Access-Control-Request-Method": "GET",
+    "Access-Control-Request-Headers": "authorization",
+}
+
+
+def cors_app(order: str) -> Starlette:
+    """The default app with Starlette's CORSMiddleware before ("cors-first") or after this one."""
+    cors = Middleware(CORSMiddleware, allow_origins=[ORIGIN], allow_headers=["authorization"])
+    jwks = Middleware(JWKSMiddleware, issuers=[issuer()], clock=clock)
+    stack = [cors, jwks] if order == "cors-first" else [jwks, cors]
+    return Starlette(routes=default_routes(), middleware=stack)
+
+
+@pytest.mark.parametrize("order", ["cors-first", "jwks-first"])
+def test_a_cors_preflight_is_answered_by_cors_whatever_the_order(order: str) -> None:
+    response = TestClient(cors_app(order)).options("/", headers=PREFLIGHT)
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+    assert "authorization" in response.headers["access-control-allow-headers"]
+
+
+@pytest.mark.parametrize("order", ["cors-first", "jwks-first"])
+def test_the_request_after_the_preflight_is_authenticated_and_gets_cors_headers(order: str) -> None:
+    client = TestClient(cors_app(order))
+    response = client.get("/", headers={"Origin": ORIGIN, **bearer(mint(sub="hana"))})
+    assert response.json()["sub"] == "hana"
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+    assert client.get("/", headers={"Origin": ORIGIN}).status_code == 401
+
+
+def test_with_cors_first_a_refusal_carries_cors_headers_so_the_browser_can_read_it() -> None:
+    response = TestClient(cors_app("cors-first")).get("/", headers={"Origin": ORIGIN})
+    assert response.status_code == 401
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+
+
+@pytest.mark.anyio
+async def test_a_preflight_reaches_the_app_untouched() -> None:
+    seen: list[Scope] = []
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(dict(scope))
+        await ok_app(scope, receive, send)
+
+    headers = [(b"origin", ORIGIN.encode()), (b"access-control-request-method", b"DELETE")]
+    scope = http_scope(method="OPTIONS", headers=headers)
+    sent = await RawASGI([]).call(JWKSMiddleware(inner, issuers=[issuer()], clock=clock), scope)
+    assert sent[0]["status"] == 200
+    assert seen == [http_scope(method="OPTIONS", headers=headers)]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({}, id="no-cors-headers"),
+        pytest.param({"Origin": ORIGIN}, id="origin-only"),
+        pytest.param({"Access-Control-Request-Method": "GET"}, id="method-only"),
+    ],
+)
+def test_an_options_request_that_is_no_preflight_is_authenticated(headers: dict[str, str]) -> None:
+    client = TestClient(make_app())
+    assert client.options("/", headers=headers).status_code == 401
+    assert client.options("/", headers={**headers, **bearer("not-a-token")}).status_code == 401
 
 
 # -- construction ---------------------------------------------------------------------
