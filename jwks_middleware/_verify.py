@@ -164,6 +164,9 @@ class TokenVerifier:
         )
         self._max_token_bytes = max_token_bytes
         self._cache = TokenCache(token_cache_size, clock) if token_cache_size else None
+        # Tokens bound to a key (`cnf`) live in a cache of their own: `cached` and `verify`
+        # never answer one, so a bound token can only pass where its proof is checked.
+        self._bound_cache = TokenCache(token_cache_size, clock) if token_cache_size else None
         # An attribute, not a method: one call less on the path of every cached request.
         self.cached: Callable[[str], Claims | None] = (
             self._cache.get if self._cache is not None else _not_cached
@@ -176,7 +179,19 @@ class TokenVerifier:
             claims = await self._verify_new(token)
         return claims
 
-    async def _verify_new(self, token: str) -> Claims:
+    async def verify_bound(self, token: str) -> Claims:
+        """The claims of a valid token that may be bound to a key (`cnf`, RFC 7800).
+
+        For callers that check the proof of possession themselves (DPoP, RFC 9449; a client
+        certificate, RFC 8705) right after this call: the binding is not checked here.
+        """
+        cache = self._bound_cache
+        claims = cache.get(token) if cache is not None else None
+        if claims is None:
+            claims = await self._verify_new(token, bound=True)
+        return claims
+
+    async def _verify_new(self, token: str, *, bound: bool = False) -> Claims:
         """`verify` for a token the caller just failed to find in the cache."""
         now = self._clock()
         issuer_name: str | None = None  # known once `iss` is found trusted
@@ -191,7 +206,8 @@ class TokenVerifier:
             issuer_name = issuer.issuer
             check_header_policy(header, issuer)
             exp, nbf = check_claims(claims, issuer, now)
-            check_bearer(claims)
+            if not bound:
+                check_bearer(claims)
             alg = header["alg"]
             key = await keys.find_key(header.get("kid"), alg)
             try:
@@ -202,10 +218,11 @@ class TokenVerifier:
                 raise InvalidSignatureError("signature does not match the key")
             # The parsed payload is ours alone: adopted, not copied.
             result = Claims._adopt(claims, issuer.scope_claims, issuer.role_claims, self)
-            if self._cache is not None:
+            cache = self._bound_cache if bound else self._cache
+            if cache is not None:
                 leeway = issuer.leeway
                 valid_from = nbf - leeway if nbf is not None else float("-inf")
-                self._cache.put(_Verified(token, result, keys, key, valid_from, exp + leeway))
+                cache.put(_Verified(token, result, keys, key, valid_from, exp + leeway))
             self.events.count(issuer_name, "verified")
             return result
         except AuthError as error:
@@ -214,8 +231,9 @@ class TokenVerifier:
 
     def _forget_tokens_of(self, removed: frozenset[VerificationKey]) -> None:
         # A key dropped from its JWKS is revoked at once: so are the tokens it verified.
-        if self._cache is not None:
-            self._cache.forget(removed)
+        for cache in (self._cache, self._bound_cache):
+            if cache is not None:
+                cache.forget(removed)
 
     async def start(self) -> None:
         """Load every configured issuer's keys and start the background refreshers."""

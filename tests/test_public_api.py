@@ -48,6 +48,14 @@ def test_every_exported_error_carries_its_rfc_6750_answer() -> None:
     for error in errors:
         assert error.__name__.endswith("Error")
         assert error.status_code in {400, 401, 403, 503}
-        assert error.error in {None, "invalid_request", "invalid_token", "insufficient_scope"}
+        # RFC 6750 section 3.1, and RFC 9449 section 7.1 for DPoP proofs.
+        assert error.error in {
+            None,
+            "invalid_request",
+            "invalid_token",
+            "insufficient_scope",
+            "invalid_dpop_proof",
+            "use_dpop_nonce",
+        }
         assert set(error.description) <= allowed, error
         assert error.reason

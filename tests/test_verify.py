@@ -45,6 +45,7 @@ from jwks_middleware import (
     ImmatureTokenError,
     InvalidSignatureError,
     Issuer,
+    KeyBoundTokenError,
     TokenVerifier,
     UnknownKeyError,
     UntrustedIssuerError,
@@ -493,3 +494,23 @@ async def test_a_broken_event_hook_never_breaks_verification(caplog: pytest.LogC
         await verifier.verify(mint(exp=NOW - 3600))
     assert await verifier.verify(mint())
     assert "the event hook raised" in caplog.text
+
+
+# -- tokens bound to a key: `verify_bound`, for callers that check the proof ---------------
+
+
+async def test_a_bound_token_passes_verify_bound_and_never_the_bearer_path() -> None:
+    verifier = make_verifier()
+    token = mint(cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"})
+    claims = await verifier.verify_bound(token)
+    assert claims["cnf"] == {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}
+    assert await verifier.verify_bound(token) is claims  # cached among bound tokens
+    # Verified once with its proof path, it is still no bearer token.
+    assert verifier.cached(token) is None
+    with pytest.raises(KeyBoundTokenError):
+        await verifier.verify(token)
+
+
+async def test_verify_bound_checks_everything_else() -> None:
+    with pytest.raises(ExpiredTokenError):
+        await make_verifier().verify_bound(mint(cnf={"jkt": "x"}, exp=1))

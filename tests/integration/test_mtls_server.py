@@ -76,7 +76,7 @@ def protected_app(verifier: TokenVerifier, source: CertificateSource | None = No
             token = sources.token(scope)
             if token is None:
                 raise MissingTokenError
-            claims = await verifier.verify(token)
+            claims = await verifier.verify_bound(token)
             check_certificate_binding(claims, client_certificate_thumbprint(scope, source))
         except AuthError as error:
             await send_refusal(error, scope, receive, send, realm=None)
