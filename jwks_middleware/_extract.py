@@ -14,7 +14,7 @@ from starlette.types import Scope
 
 from ._errors import InvalidRequestError
 
-__all__ = ["TokenSources", "is_b64token", "is_cors_preflight"]
+__all__ = ["TokenSources", "is_b64token", "is_cors_preflight", "without_subprotocol_token"]
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN_CHARACTERS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
@@ -39,14 +39,31 @@ def is_cors_preflight(scope: Scope) -> bool:
 
 
 class TokenSources:
-    """Where tokens are taken from: always the header; a cookie and a WebSocket query
-    parameter only when named. Tokens in sources that are not enabled are ignored."""
+    """Where tokens are taken from: always the header; a cookie, a WebSocket query parameter
+    and a WebSocket subprotocol only when named. Tokens in sources that are not enabled are
+    ignored.
 
-    __slots__ = ("cookie_name", "websocket_query_param")
+    The subprotocol source exists because browsers cannot set headers on a WebSocket: the
+    client offers ``[marker, token]`` among its subprotocols (``new WebSocket(url, [marker,
+    token])``), and the token is the value that follows the marker.
+    """
 
-    def __init__(self, *, cookie_name: str | None = None, websocket_query_param: str | None = None) -> None:
+    __slots__ = ("cookie_name", "websocket_query_param", "websocket_subprotocol")
+
+    def __init__(
+        self,
+        *,
+        cookie_name: str | None = None,
+        websocket_query_param: str | None = None,
+        websocket_subprotocol: str | None = None,
+    ) -> None:
+        if websocket_subprotocol is not None and (
+            not isinstance(websocket_subprotocol, str) or not is_b64token(websocket_subprotocol)
+        ):
+            raise ValueError("websocket_subprotocol must be a subprotocol name such as 'access_token'")
         self.cookie_name = cookie_name
         self.websocket_query_param = websocket_query_param
+        self.websocket_subprotocol = websocket_subprotocol
 
     def token(self, scope: Scope) -> str | None:
         """The request's bearer token, None when it sent none; raise InvalidRequestError."""
@@ -68,6 +85,8 @@ class TokenSources:
             found.extend(_cookie(cookie, self.cookie_name))
         if self.websocket_query_param is not None and scope["type"] == "websocket":
             found.extend(_query(scope.get("query_string", b""), self.websocket_query_param))
+        if self.websocket_subprotocol is not None and scope["type"] == "websocket":
+            found.extend(_subprotocol(scope.get("subprotocols") or (), self.websocket_subprotocol))
         if len(found) > 1:
             raise InvalidRequestError("token sent in more than one place")
         return found[0] if found else None
@@ -81,7 +100,8 @@ class TokenSources:
         be well formed; any other must pass `is_b64token`, and then equals what `token` finds.
         """
         if self.cookie_name is not None or (
-            self.websocket_query_param is not None and scope["type"] == "websocket"
+            scope["type"] == "websocket"
+            and (self.websocket_query_param is not None or self.websocket_subprotocol is not None)
         ):
             return None
         authorization: bytes | None = None
@@ -136,3 +156,24 @@ def _query(query_string: bytes, name: str) -> Sequence[str]:
     if values and not is_b64token(values[0]):
         raise InvalidRequestError("token query parameter is malformed")
     return values
+
+
+def _subprotocol(subprotocols: Sequence[str], marker: str) -> Sequence[str]:
+    positions = [index for index, name in enumerate(subprotocols) if name == marker]
+    if not positions:
+        return ()
+    if len(positions) > 1:
+        raise InvalidRequestError("token subprotocol given more than once")
+    following = positions[0] + 1
+    if following >= len(subprotocols) or not is_b64token(subprotocols[following]):
+        raise InvalidRequestError("token subprotocol is not followed by a token")
+    return (subprotocols[following],)
+
+
+def without_subprotocol_token(subprotocols: Sequence[str], marker: str) -> list[str]:
+    """The client's subprotocols without the marker and the token after it: what the app may
+    choose from (so that it can never echo the token back in its answer)."""
+    if marker not in subprotocols:
+        return list(subprotocols)
+    position = list(subprotocols).index(marker)
+    return [*subprotocols[:position], *subprotocols[position + 2 :]]

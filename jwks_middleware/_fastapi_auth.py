@@ -101,7 +101,8 @@ class JWKSAuth:
     `realm` goes into every challenge (default: the middleware's realm). `scheme` is the
     OpenAPI security scheme: a FastAPI `HTTPBearer`, `OAuth2AuthorizationCodeBearer`,
     `OAuth2` or `OpenIdConnect` object, only read for its `model` and `scheme_name` (default:
-    HTTP bearer, JWT, named `DEFAULT_SCHEME_NAME`). `cookie_name`, `websocket_query_param` and
+    HTTP bearer, JWT, named `DEFAULT_SCHEME_NAME`). `cookie_name`, `websocket_query_param`, `websocket_subprotocol` (the route accepts with
+    ``subprotocol=`` that marker) and
     the verifier options are those of `JWKSMiddleware`.
 
     Dependencies: `claims`, `optional_claims`, `require_scopes`, `require_any_scope`,
@@ -118,6 +119,7 @@ class JWKSAuth:
         scheme: SecurityBase | None = None,
         cookie_name: str | None = None,
         websocket_query_param: str | None = None,
+        websocket_subprotocol: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         on_event: EventHook | None = None,
         token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE,
@@ -138,7 +140,11 @@ class JWKSAuth:
         #: Verifies tokens the middleware did not; None: rely on the middleware.
         self.verifier = verifier
         self.realm = realm
-        self.sources = TokenSources(cookie_name=cookie_name, websocket_query_param=websocket_query_param)
+        self.sources = TokenSources(
+            cookie_name=cookie_name,
+            websocket_query_param=websocket_query_param,
+            websocket_subprotocol=websocket_subprotocol,
+        )
         self.scheme = bearer_scheme(scheme)
         #: Dependency: the `Claims` of the request; 401 without a valid token.
         self.claims = ClaimsDependency(self)

@@ -29,7 +29,7 @@ from ._errors import (
     UntrustedIssuerError,
 )
 from ._events import EventHook, logger
-from ._extract import TokenSources, is_b64token, is_cors_preflight
+from ._extract import TokenSources, is_b64token, is_cors_preflight, without_subprotocol_token
 from ._issuer import Issuer
 from ._responses import send_refusal
 from ._store import IssuerResolver
@@ -108,6 +108,7 @@ class JWKSMiddleware:
         http_client: httpx.AsyncClient | None = None,
         cookie_name: str | None = None,
         websocket_query_param: str | None = None,
+        websocket_subprotocol: str | None = None,
         on_event: EventHook | None = None,
         token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE,
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
@@ -141,7 +142,11 @@ class JWKSMiddleware:
         self.optional = optional
         self.exclude_paths = frozenset(exclude_paths)
         self.realm = realm
-        self.sources = TokenSources(cookie_name=cookie_name, websocket_query_param=websocket_query_param)
+        self.sources = TokenSources(
+            cookie_name=cookie_name,
+            websocket_query_param=websocket_query_param,
+            websocket_subprotocol=websocket_subprotocol,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
@@ -184,6 +189,9 @@ class JWKSMiddleware:
                 claims = None
         scope[REALM_SCOPE_KEY] = self.realm
         set_request_claims(scope, claims)
+        marker = self.sources.websocket_subprotocol
+        if marker is not None and scope_type == "websocket" and marker in scope.get("subprotocols", ()):
+            send = _answer_subprotocol(scope, send, marker)
         await self.app(scope, receive, send)
 
     async def _authenticate(self, scope: Scope, candidate: str | None) -> Claims | None:
@@ -237,6 +245,20 @@ class _ClaimsCredentials(AuthCredentials):
     @functools.cached_property
     def scopes(self) -> list[str]:  # type: ignore[override]  # stays writable, as in Starlette
         return sorted(self._claims.scopes | {"authenticated"})
+
+
+def _answer_subprotocol(scope: Scope, send: Send, marker: str) -> Send:
+    """Hide the subprotocol token from the app, and accept with the marker when the app picks
+    no subprotocol of its own: a browser that offered subprotocols fails the connection when
+    the answer names none (RFC 6455 section 4.1), and the token itself is never echoed."""
+    scope["subprotocols"] = without_subprotocol_token(scope["subprotocols"], marker)
+
+    async def send_with_subprotocol(message: Message) -> None:
+        if message["type"] == "websocket.accept" and not message.get("subprotocol"):
+            message = {**message, "subprotocol": marker}
+        await send(message)
+
+    return send_with_subprotocol
 
 
 def set_request_claims(scope: Scope, claims: Claims | None) -> None:

@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 from asgi_helpers import bearer, make_app, mint
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient, WebSocketDenialResponse
+from starlette.websockets import WebSocket
+
+from jwks_middleware._extract import TokenSources
 
 
 def assert_invalid_request(status: int, challenge: str) -> None:
@@ -218,3 +223,66 @@ def test_malformed_websocket_query_token_is_400() -> None:
 def test_other_websocket_query_parameters_are_no_credentials() -> None:
     client = TestClient(make_app(websocket_query_param="token"))
     assert denial(client, "/ws?room=1").status_code == 401
+
+
+# -- WebSocket subprotocol (browsers cannot set headers on a WebSocket) ------------------
+
+
+async def echo_subprotocols(websocket: WebSocket) -> None:
+    chosen = "chat.v1" if "chat.v1" in websocket.scope["subprotocols"] else None
+    await websocket.accept(subprotocol=chosen)
+    claims = websocket.scope["state"]["claims"]
+    await websocket.send_json({"sub": claims.subject, "offered": websocket.scope["subprotocols"]})
+    await websocket.close()
+
+
+def subprotocol_app() -> Starlette:
+    return make_app([WebSocketRoute("/ws", echo_subprotocols)], websocket_subprotocol="access_token")
+
+
+def test_websocket_subprotocol_token_is_accepted_and_answered_with_the_marker() -> None:
+    client = TestClient(subprotocol_app())
+    with client.websocket_connect("/ws", subprotocols=["access_token", mint(sub="dee")]) as websocket:
+        # The token never reaches the app, and is never echoed in the handshake's answer.
+        assert websocket.receive_json() == {"sub": "dee", "offered": []}
+        assert websocket.accepted_subprotocol == "access_token"
+
+
+def test_the_app_keeps_choosing_its_own_subprotocol() -> None:
+    client = TestClient(subprotocol_app())
+    offered = ["chat.v1", "access_token", mint(sub="eve")]
+    with client.websocket_connect("/ws", subprotocols=offered) as websocket:
+        assert websocket.receive_json() == {"sub": "eve", "offered": ["chat.v1"]}
+        assert websocket.accepted_subprotocol == "chat.v1"
+
+
+def test_websocket_subprotocol_token_is_ignored_when_not_enabled() -> None:
+    client = TestClient(make_app())
+    response = denial(client, "/ws", subprotocols=["access_token", mint()])
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    "subprotocols",
+    [
+        pytest.param(["access_token"], id="marker-without-token"),
+        pytest.param(["access_token", "a b"], id="not-a-token"),
+        pytest.param(["access_token", "x.y.z", "access_token", "x.y.z"], id="twice"),
+    ],
+)
+def test_malformed_websocket_subprotocol_token_is_400(subprotocols: list[str]) -> None:
+    client = TestClient(subprotocol_app())
+    assert denial(client, "/ws", subprotocols=subprotocols).status_code == 400
+
+
+def test_websocket_token_in_header_and_subprotocol_is_400() -> None:
+    token = mint()
+    client = TestClient(subprotocol_app())
+    response = denial(client, "/ws", subprotocols=["access_token", token], headers=bearer(token))
+    assert response.status_code == 400
+
+
+def test_websocket_subprotocol_name_is_checked_at_construction() -> None:
+    with pytest.raises(ValueError, match="websocket_subprotocol"):
+        TokenSources(websocket_subprotocol="not a name")
