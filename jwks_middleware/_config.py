@@ -25,22 +25,40 @@ DEFAULT_KEYS_MAX_AGE = 15 * 60
 #: `Cache-Control: max-age` is clamped into this range, in seconds.
 MIN_KEYS_MAX_AGE = 5 * 60
 MAX_KEYS_MAX_AGE = 24 * 60 * 60
-#: Share of the key set lifetime after which a background refresh starts.
+#: Share of the key set lifetime after which a background refresh is due.
 REFRESH_AT = 0.8
-#: Random spread of refresh times, as a share of the delay, so workers do not fetch together.
-REFRESH_JITTER = 0.1
+#: Longest time between two background refreshes, in seconds, whatever `max-age` says: keys
+#: that providers publish ahead of use reach every process within it (an ETag makes it a 304).
+DEFAULT_MAX_REFRESH_INTERVAL = 60 * 60.0
+#: Shortest `max_refresh_interval` an issuer may configure, in seconds.
+MIN_REFRESH_INTERVAL = 60.0
+#: Least time from a fetch to the next background refresh, as a share of the refresh interval.
+REFRESH_GAP = 0.1
+#: Longest a whole refresh (discovery, JWKS, `fetch_headers`) may take, in seconds, however
+#: slowly the issuer answers.
+DEFAULT_FETCH_DEADLINE = 10.0
 #: How long the last good keys stay in use while the issuer cannot be reached, in seconds.
 DEFAULT_MAX_STALE = 6 * 60 * 60
 #: Least time between two unknown-`kid` refreshes of one issuer, in seconds.
 DEFAULT_REFRESH_COOLDOWN = 30.0
-#: How long an unknown `kid` is remembered as unknown, in seconds.
+#: A `kid` refused by the cooldown and presented again at least this many seconds later earns
+#: a fetch from a separate budget of one per cooldown: a rotation's new `kid` keeps coming back.
+REPEATED_KID_DELAY = 1.0
+#: How long an unknown `kid` is refused without a fetch, in seconds.
 UNKNOWN_KID_TTL = 10.0
-#: Most unknown `kid` values remembered per issuer.
+#: How long a `kid` a fetch proved unknown is denied the repeated-`kid` budget, in seconds.
+UNKNOWN_KID_MEMORY = 10 * 60.0
+#: Most `kid` values remembered per issuer, in each of those memories.
 UNKNOWN_KID_CACHE_SIZE = 1024
-#: Retry delays after a failed fetch: first, factor, ceiling (seconds).
+#: Retry delays after a failed fetch: the first one while no keys are loaded (seconds), the
+#: first one while the last good keys are in use (a share of the refresh interval), and the
+#: factor between retries; they never exceed the refresh interval.
 RETRY_INITIAL = 1.0
+RETRY_WITH_KEYS = 0.25
 RETRY_FACTOR = 2.0
-RETRY_MAX = 5 * 60.0
+#: Retry delays are stretched by a random share up to this, so processes that failed together
+#: do not retry together.
+RETRY_SPREAD = 0.5
 #: Verified tokens remembered, so a repeated token costs a lookup and a time check.
 DEFAULT_TOKEN_CACHE_SIZE = 10_000
 #: Issuers remembered when a resolver decides which `iss` values are trusted.

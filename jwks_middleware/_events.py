@@ -27,6 +27,7 @@ LEVELS: Final = {
     "keys_expired": logging.ERROR,
     "unknown_kid": logging.INFO,
     "refresh_cooldown": logging.INFO,
+    "plain_http_allowed": logging.WARNING,
     "token_refused": logging.DEBUG,
     "unexpected_error": logging.ERROR,
 }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import email.utils
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -15,16 +17,43 @@ from ._config import DEFAULT_KEYS_MAX_AGE, DEFAULT_TIMEOUT, MAX_KEYS_MAX_AGE, MI
 from ._issuer import Issuer, check_fetch_url
 from ._token import loads_strict
 
-__all__ = ["FetchError", "Fetched", "Fetcher", "discover_jwks_uri", "get_issuer_document"]
+__all__ = ["FetchError", "Fetched", "Fetcher", "deadline_of", "discover_jwks_uri", "get_issuer_document"]
+
+_T = TypeVar("_T")
 
 _MAX_AGE: Final = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
 # More digits than this is beyond the 24 h ceiling anyway (and int() refuses > 4300 digits).
 _MAX_AGE_DIGITS: Final = 9
 _NO_CACHE: Final = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\s*(?:,|$)", re.IGNORECASE)
+#: Answers whose `Retry-After` is honoured (RFC 9110 sections 15.6.4 and RFC 6585 section 4).
+_RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
 
 
 class FetchError(Exception):
-    """A document could not be fetched or was not acceptable; the message says why."""
+    """A document could not be fetched or was not acceptable; the message says why.
+
+    `status` is the HTTP status of an answer other than 200, `retry_after` the seconds its
+    `Retry-After` asked for, and `reached` is False when no answer came at all (connection,
+    timeout, deadline).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        reached: bool = True,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+        self.reached = reached
+
+    @property
+    def server_trouble(self) -> bool:
+        """Whether the server is down or overloaded (rather than without this document)."""
+        return not self.reached or (self.status is not None and (self.status >= 500 or self.status == 429))
 
 
 @dataclass(frozen=True)
@@ -32,11 +61,12 @@ class Fetched:
     """A fetched JSON document, or the answer 304 Not Modified (then `document` is None).
 
     A flag, not "document is None": a 200 answer of `null` is a (bad) document, not a 304.
+    `max_age` is None for a 304 without `Cache-Control`: the stored lifetime stands.
     """
 
     document: Any
     etag: str | None
-    max_age: float
+    max_age: float | None
     not_modified: bool = False
 
 
@@ -69,10 +99,12 @@ class Fetcher:
         timeout: httpx.Timeout,
         headers: Mapping[str, str] | None = None,
         etag: str | None = None,
+        allow_http: bool = False,
     ) -> Fetched:
         """GET one JSON document; raise FetchError on anything but a good answer."""
         try:
-            check_fetch_url(url)
+            # The rule of `Issuer` applies to every URL, those found in discovery included.
+            check_fetch_url(url, allow_http=allow_http)
             # An out-of-range port passes httpx's URL parser and fails deep in the transport
             # with an unrelated error; refuse it here, where the message can say why.
             urlsplit(url).port  # noqa: B018
@@ -85,10 +117,13 @@ class Fetcher:
             async with client.stream(
                 "GET", url, headers=request_headers, timeout=timeout, follow_redirects=False
             ) as response:
-                max_age = _max_age(response.headers.get("cache-control"))
+                cache_control = response.headers.get("cache-control")
                 new_etag = response.headers.get("etag")
                 if response.status_code == 304 and etag is not None:
-                    return Fetched(None, new_etag or etag, max_age, not_modified=True)
+                    # RFC 9111 section 4.3.4: a 304 updates the stored response's headers; one
+                    # without Cache-Control leaves the stored lifetime as it was.
+                    lifetime = _max_age(cache_control) if cache_control else None
+                    return Fetched(None, new_etag or etag, lifetime, not_modified=True)
                 _check_response(response, max_bytes)
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
@@ -96,28 +131,45 @@ class Fetcher:
                     if len(body) > max_bytes:
                         raise FetchError(f"{url} answered more than {max_bytes} bytes")
         except httpx.TimeoutException:
-            raise FetchError(f"{url} timed out") from None
+            raise FetchError(f"{url} timed out", reached=False) from None
         except (httpx.HTTPError, httpx.InvalidURL) as error:
-            raise FetchError(f"{url} could not be fetched ({type(error).__name__})") from None
+            raise FetchError(f"{url} could not be fetched ({type(error).__name__})", reached=False) from None
         try:
             document = loads_strict(bytes(body))
         except ValueError as error:
             raise FetchError(f"{url} did not answer valid JSON ({error})") from None
-        return Fetched(document, new_etag, max_age)
+        return Fetched(document, new_etag, _max_age(cache_control))
 
 
 def _check_response(response: httpx.Response, max_bytes: int) -> None:
     url = str(response.request.url)
+    status = response.status_code
     if response.has_redirect_location:  # not `is_redirect`: that is every 3xx, 304 included
-        raise FetchError(f"{url} answered a redirect ({response.status_code}); redirects are not followed")
-    if response.status_code != 200:
-        raise FetchError(f"{url} answered HTTP {response.status_code}")
+        raise FetchError(f"{url} answered a redirect ({status}); redirects are not followed", status=status)
+    if status != 200:
+        retry_after = _retry_after(response.headers) if status in _RETRY_AFTER_STATUSES else None
+        asked = f" (Retry-After {retry_after:.0f} s)" if retry_after is not None else ""
+        raise FetchError(f"{url} answered HTTP {status}{asked}", status=status, retry_after=retry_after)
     media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if not (media_type == "application/json" or media_type.endswith("+json")):
         raise FetchError(f"{url} answered {media_type or 'no content type'}, not JSON")
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes:
         raise FetchError(f"{url} answered more than {max_bytes} bytes")
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds a `Retry-After` asks to wait (RFC 9110 section 10.2.3): delay-seconds, or an
+    HTTP-date taken relative to the answer's own `Date`, so that clock skew does not count."""
+    value = headers.get("retry-after", "").strip()
+    if value.isdigit():
+        return float(value) if len(value) <= _MAX_AGE_DIGITS else float(10**_MAX_AGE_DIGITS)
+    try:
+        until = email.utils.parsedate_to_datetime(value)
+        sent = email.utils.parsedate_to_datetime(headers.get("date", ""))
+        return max(0.0, (until - sent).total_seconds())
+    except (TypeError, ValueError):  # absent, malformed, or a date without a `Date` to compare
+        return None
 
 
 def _max_age(cache_control: str | None) -> float:
@@ -134,10 +186,38 @@ def _max_age(cache_control: str | None) -> float:
     return float(min(max(seconds, MIN_KEYS_MAX_AGE), MAX_KEYS_MAX_AGE))
 
 
+def deadline_of(issuer: Issuer) -> float:
+    """When a fetch starting now must be over: `issuer.fetch_deadline` from now, in loop time."""
+    return asyncio.get_running_loop().time() + issuer.fetch_deadline
+
+
+async def _by(deadline: float, issuer: Issuer, url: str, work: Awaitable[_T]) -> _T:
+    # Per-read timeouts alone let a server that sends a byte every few seconds hold a fetch
+    # for ever; this bounds the whole of it, headers, body and `fetch_headers` included.
+    try:
+        return await asyncio.wait_for(work, max(0.0, deadline - asyncio.get_running_loop().time()))
+    except asyncio.TimeoutError:
+        raise FetchError(
+            f"{url} was not fetched within the fetch deadline ({issuer.fetch_deadline:g} s)", reached=False
+        ) from None
+
+
 async def get_issuer_document(
-    client: httpx.AsyncClient, issuer: Issuer, url: str, *, etag: str | None = None
+    client: httpx.AsyncClient,
+    issuer: Issuer,
+    url: str,
+    *,
+    etag: str | None = None,
+    deadline: float | None = None,
 ) -> Fetched:
-    """GET one of an issuer's documents with that issuer's limits, timeout and headers."""
+    """GET one of an issuer's documents with that issuer's limits, timeout and headers, over by
+    `deadline` (event loop time; by default `issuer.fetch_deadline` from now)."""
+    return await _by(
+        deadline_of(issuer) if deadline is None else deadline, issuer, url, _get(client, issuer, url, etag)
+    )
+
+
+async def _get(client: httpx.AsyncClient, issuer: Issuer, url: str, etag: str | None) -> Fetched:
     fixed_or_factory = issuer.fetch_headers
     headers: Mapping[str, str] = {}
     if callable(fixed_or_factory):
@@ -154,17 +234,32 @@ async def get_issuer_document(
         timeout=issuer.timeout,
         headers=headers,
         etag=etag,
+        allow_http=issuer.allow_http,
     )
 
 
-async def discover_jwks_uri(client: httpx.AsyncClient, issuer: Issuer) -> tuple[str, str]:
-    """The first metadata document that answers for this issuer, and its `jwks_uri`."""
-    errors = []
-    for url in issuer.metadata_urls:
+async def discover_jwks_uri(
+    client: httpx.AsyncClient, issuer: Issuer, *, deadline: float | None = None
+) -> tuple[str, str]:
+    """The first metadata document that answers for this issuer, and its `jwks_uri`.
+
+    The next document is tried only when the server answered without this one (404, not
+    JSON, ...): a server that is down or overloaded is not asked twice in one attempt.
+    """
+    deadline = deadline_of(issuer) if deadline is None else deadline
+    messages: list[str] = []
+    urls = issuer.metadata_urls
+    for index, url in enumerate(urls):
         try:
-            fetched = await get_issuer_document(client, issuer, url)
+            fetched = await get_issuer_document(client, issuer, url, deadline=deadline)
         except FetchError as error:
-            errors.append(str(error))
+            messages.append(str(error))
+            failure = error
+            if error.server_trouble:
+                messages.extend(
+                    f"{later} not tried: the server is down or overloaded" for later in urls[index + 1 :]
+                )
+                break
             continue
         metadata = fetched.document
         if not isinstance(metadata, dict):
@@ -178,4 +273,6 @@ async def discover_jwks_uri(client: httpx.AsyncClient, issuer: Issuer) -> tuple[
         if not isinstance(jwks_uri, str):
             raise FetchError(f"{url} has no jwks_uri")
         return url, jwks_uri
-    raise FetchError("; ".join(errors))
+    raise FetchError(
+        "; ".join(messages), status=failure.status, retry_after=failure.retry_after, reached=failure.reached
+    )

@@ -11,13 +11,16 @@ import httpx
 
 from ._algorithms import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, check_algorithms
 from ._config import (
+    DEFAULT_FETCH_DEADLINE,
     DEFAULT_LEEWAY,
     DEFAULT_MAX_DOCUMENT_BYTES,
     DEFAULT_MAX_KEYS,
+    DEFAULT_MAX_REFRESH_INTERVAL,
     DEFAULT_MAX_STALE,
     DEFAULT_REFRESH_COOLDOWN,
     DEFAULT_TIMEOUT,
     MAX_LEEWAY,
+    MIN_REFRESH_INTERVAL,
 )
 from ._keys import VerificationKey, import_key_set, import_pem, import_secret
 
@@ -42,6 +45,14 @@ class Issuer:
     Keys come from exactly one source: `jwks_uri`, a static `jwks` document, a PEM
     `public_key`, a shared `secret` (HS256/384/512), or, when none is given, the
     `jwks_uri` of the issuer's discovery document.
+
+    Fetching: URLs must be https (http only on loopback hosts, or anywhere with
+    `allow_http=True`, meant for private networks such as `http://keycloak:8080`; a warning
+    event says so when keys are first fetched). `timeout` bounds each connect and read,
+    `fetch_deadline` (seconds, default 10) a whole refresh however slowly the answer trickles
+    in. Background refreshes follow `Cache-Control: max-age` but come at least every
+    `max_refresh_interval` seconds (default 1 h). `refresh_cooldown` limits refreshes for
+    unknown `kid`s; the last good keys serve through an outage for `max_stale` seconds.
     """
 
     def __init__(
@@ -69,6 +80,9 @@ class Issuer:
         max_keys: int = DEFAULT_MAX_KEYS,
         max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        fetch_deadline: float = DEFAULT_FETCH_DEADLINE,
+        max_refresh_interval: float = DEFAULT_MAX_REFRESH_INTERVAL,
+        allow_http: bool = False,
     ) -> None:
         if not isinstance(issuer, str) or not issuer:
             raise ValueError("issuer must be a non-empty string: the exact `iss` value of its tokens")
@@ -87,6 +101,7 @@ class Issuer:
             raise ValueError("discovery_url is only used when no other key source is given")
         self.jwks_uri = jwks_uri
         self.discovery_url = discovery_url
+        self.allow_http = allow_http
         self.static_keys: tuple[VerificationKey, ...] | None = None
         if jwks is not None:
             self.static_keys = import_key_set(jwks, max_keys=max_keys).keys
@@ -97,7 +112,7 @@ class Issuer:
         elif secret is not None:
             self.static_keys = (import_secret(secret),)
         else:
-            check_fetch_url(jwks_uri or discovery_url or issuer)
+            check_fetch_url(jwks_uri or discovery_url or issuer, allow_http=allow_http)
         self.algorithms = check_algorithms(
             algorithms if algorithms is not None else (HMAC_ALGORITHMS if secret else ASYMMETRIC_ALGORITHMS),
             has_secret=secret is not None,
@@ -134,6 +149,12 @@ class Issuer:
         self.max_keys = max_keys
         self.max_document_bytes = max_document_bytes
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        if not fetch_deadline > 0:
+            raise ValueError("fetch_deadline must be a positive number of seconds")
+        if not max_refresh_interval >= MIN_REFRESH_INTERVAL:
+            raise ValueError(f"max_refresh_interval must be at least {MIN_REFRESH_INTERVAL:g} seconds")
+        self.fetch_deadline = float(fetch_deadline)
+        self.max_refresh_interval = float(max_refresh_interval)
 
     @property
     def fetches_keys(self) -> bool:
@@ -164,8 +185,9 @@ class Issuer:
         return f"Issuer({self.issuer!r}, audience={audience!r}, keys={source!r})"
 
 
-def check_fetch_url(url: str) -> None:
-    """Refuse URLs keys may not be fetched from: only https, or http on a loopback host."""
+def check_fetch_url(url: str, *, allow_http: bool = False) -> None:
+    """Refuse URLs keys may not be fetched from: only https, or http on a loopback host (or on
+    any host when the issuer opted in with `allow_http=True`)."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -173,9 +195,19 @@ def check_fetch_url(url: str) -> None:
         raise ValueError(f"invalid URL: {url!r}") from None
     if parts.scheme == "https" and host:
         return
-    if parts.scheme == "http" and _is_loopback(host):
+    if parts.scheme == "http" and host and (allow_http or _is_loopback(host)):
         return
-    raise ValueError(f"keys are only fetched over https (or http on a loopback host), not from {url!r}")
+    # RFC 8414 section 2: the jwks_uri MUST use https (so must the issuer, OpenID Connect
+    # Discovery 1.0 section 4): keys decide trust. Plain http only where nobody else is on the
+    # path (loopback), or by the operator's explicit choice for a private network.
+    opt_in = (
+        "; on a private network (e.g. http://keycloak:8080), opt in with Issuer(..., allow_http=True)"
+        if parts.scheme == "http" and host
+        else ""
+    )
+    raise ValueError(
+        f"keys are only fetched over https (or http on a loopback host), not from {url!r}{opt_in}"
+    )
 
 
 def _is_loopback(host: str) -> bool:

@@ -4,36 +4,29 @@ Rules (DESIGN "Secure defaults", RFC 8725 section 3.10):
 - keys are imported once per fetch into a new `KeyRing` that replaces the old one whole;
 - an empty, non-JSON, non-200, oversize or redirecting answer never replaces good keys;
 - after a failure the last good keys stay usable for `max_stale` past their freshness;
-- an unknown `kid` triggers at most one refresh per cooldown (plus one spare so a real
-  rotation gets through), shared by every waiter; when rate limited, refusal is immediate.
+- unknown `kid`s trigger refreshes only as `RefreshBudget` allows, shared by every waiter;
+  when it refuses, the refusal is immediate;
+- background refreshes and retries follow `RefreshSchedule`; a `Retry-After` holds every
+  fetch back, and each refresh ends by `fetch_deadline`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
-from cachetools import TTLCache
-
-from ._config import (
-    REFRESH_AT,
-    REFRESH_JITTER,
-    RETRY_FACTOR,
-    RETRY_INITIAL,
-    RETRY_MAX,
-    UNKNOWN_KID_CACHE_SIZE,
-    UNKNOWN_KID_TTL,
-)
+from ._config import DEFAULT_KEYS_MAX_AGE
 from ._errors import KeysUnavailableError, StaleKeysError, UnknownKeyError
 from ._events import Events, logger
-from ._fetch import Fetcher, FetchError, discover_jwks_uri, get_issuer_document
+from ._fetch import Fetcher, FetchError, deadline_of, discover_jwks_uri, get_issuer_document
 from ._issuer import Issuer
 from ._keyring import KeyRing
 from ._keys import SkippedKey, VerificationKey, import_key_set
+from ._refresh_budget import RefreshBudget
+from ._schedule import RefreshSchedule
 
 __all__ = ["IssuerKeys", "IssuerState"]
 
@@ -42,6 +35,9 @@ Sleep = Callable[[float], Awaitable[object]]
 # How an on-demand refresh went: this caller started the fetch, joined one already under way,
 # or was refused by the cooldown (nothing fetched).
 _Refreshed = Literal["started", "joined", "cooldown"]
+#: Answers of a JWKS URL that say the key set is not there any more: discover it again (once
+#: per run of failures, so an outage that answers 404 does not double the requests).
+_MOVED: Final = frozenset({301, 308, 404, 410})
 
 
 @dataclass(frozen=True)
@@ -61,6 +57,8 @@ class IssuerState:
     usable_until: float | None
     #: When the background refresher fetches next (after a failure: the backoff's retry time).
     next_refresh: float | None = None
+    #: No fetch before this time: the issuer answered 429 or 503 with `Retry-After`.
+    retry_after_until: float | None = None
 
 
 class IssuerKeys:
@@ -85,7 +83,9 @@ class IssuerKeys:
         self._ring: KeyRing | None = None
         self._skipped: tuple[SkippedKey, ...] = ()
         self._jwks_uri = issuer.jwks_uri
+        self._rediscovered = False  # in this run of failures
         self._etag: str | None = None
+        self._lifetime = float(DEFAULT_KEYS_MAX_AGE)
         self._last_success: float | None = None
         self._fresh_until = 0.0
         #: Keys may be used until then; past it they are too stale to trust.
@@ -93,12 +93,10 @@ class IssuerKeys:
         self._failures = 0
         self._last_error: str | None = None
         self._next_refresh = 0.0
-        # Token bucket of on-demand refreshes: capacity 2, one more per cooldown.
-        self._allowance = 2.0
-        self._allowance_at = clock()
-        self._unknown_kids: TTLCache[str, bool] = TTLCache(
-            UNKNOWN_KID_CACHE_SIZE, UNKNOWN_KID_TTL, timer=clock
-        )
+        self._retry_after_until: float | None = None
+        self._schedule = RefreshSchedule(issuer.max_refresh_interval)
+        self._budget = RefreshBudget(issuer.refresh_cooldown, clock)
+        self._http_warned = False
         self._inflight: asyncio.Task[None] | None = None
         self._background: asyncio.Task[None] | None = None
         if issuer.static_keys is not None:
@@ -118,9 +116,9 @@ class IssuerKeys:
             if kid is None or kid in ring.kids or not self.issuer.fetches_keys:
                 raise
         self._events.emit("unknown_kid", self.issuer.issuer, f"kid {kid[:64]!r}")
-        if kid in self._unknown_kids:
+        if self._budget.recently_unknown(kid):
             raise UnknownKeyError(f"kid {kid[:64]!r} is not in the key set (checked moments ago)")
-        refreshed = await self._refresh_on_demand()
+        refreshed = await self._refresh_on_demand(kid)
         if refreshed == "cooldown":
             self._events.emit("refresh_cooldown", self.issuer.issuer, "unknown kid refused without a fetch")
             raise UnknownKeyError(f"kid {kid[:64]!r} is not in the key set; refresh is cooling down")
@@ -131,7 +129,7 @@ class IssuerKeys:
             # Only a fetch started after this token arrived proves the kid unknown: one joined
             # midway may have begun before the issuer published the key.
             if refreshed == "started":
-                self._unknown_kids[kid] = True
+                self._budget.mark_unknown(kid)
             raise
 
     async def _usable_ring(self) -> KeyRing:
@@ -147,34 +145,17 @@ class IssuerKeys:
             raise StaleKeysError(f"keys are older than max_stale; last error: {self._last_error}")
         return ring
 
-    async def _refresh_on_demand(self) -> _Refreshed:
-        """Join the running refresh, or start one if the cooldown allows."""
+    async def _refresh_on_demand(self, kid: str | None = None) -> _Refreshed:
+        """Join the running refresh, or start one if the budget (and `Retry-After`) allows."""
         task = self._running_fetch()
         refreshed: _Refreshed = "joined"
         if task is None:
-            if not self._take_allowance():
+            held_back = self._retry_after_until is not None and self._clock() < self._retry_after_until
+            if held_back or not (self._budget.take() if kid is None else self._budget.take_for(kid)):
                 return "cooldown"
             task, refreshed = self._start_fetch(), "started"
         await _join(task)
         return refreshed
-
-    def _take_allowance(self, *, force: bool = False) -> bool:
-        """Token bucket of fetches: capacity 2, one more per cooldown; each attempt takes one.
-
-        Counted from the last *attempt*, background ones included, so a refresh that just
-        failed is not repeated at once; the second token lets a rotation published right
-        after a background refresh through. `force` takes one even from an empty bucket.
-        """
-        now = self._clock()
-        cooldown = self.issuer.refresh_cooldown
-        elapsed = max(0.0, now - self._allowance_at)  # a clock set back refills nothing
-        allowance = min(2.0, self._allowance + (elapsed / cooldown if cooldown else 2.0))
-        self._allowance_at = now
-        if allowance < 1.0 and not force:
-            self._allowance = allowance
-            return False
-        self._allowance = max(0.0, allowance - 1.0)
-        return True
 
     def _running_fetch(self) -> asyncio.Task[None] | None:
         task = self._inflight
@@ -193,28 +174,40 @@ class IssuerKeys:
             return
         task = self._running_fetch()
         if task is None:
-            self._take_allowance(force=True)
+            self._budget.take(force=True)
             task = self._start_fetch()
         await _join(task)
 
     def _start_fetch(self) -> asyncio.Task[None]:
+        if self.issuer.allow_http and not self._http_warned:
+            self._http_warned = True
+            self._events.emit(
+                "plain_http_allowed",
+                self.issuer.issuer,
+                "allow_http=True: keys may be fetched over plain http, open to anyone on the network path",
+            )
         task = self._inflight = asyncio.get_running_loop().create_task(self._fetch_and_swap())
         return task
 
     async def _fetch_and_swap(self) -> None:
         issuer = self.issuer
+        deadline = deadline_of(issuer)  # one deadline for the whole refresh, discovery included
         try:
             async with self._fetcher.session() as client:
                 if self._jwks_uri is None:
-                    _, self._jwks_uri = await discover_jwks_uri(client, issuer)
+                    _, self._jwks_uri = await discover_jwks_uri(client, issuer, deadline=deadline)
+                etag = self._etag if self._ring is not None else None
                 fetched = await get_issuer_document(
-                    client, issuer, self._jwks_uri, etag=self._etag if self._ring is not None else None
+                    client, issuer, self._jwks_uri, etag=etag, deadline=deadline
                 )
                 if fetched.not_modified:
                     self._events.emit("keys_not_modified", issuer.issuer, self._jwks_uri)
                 else:
                     self._swap(fetched.document)
-        except (FetchError, ValueError) as error:
+        except FetchError as error:
+            self._failed(str(error), error)
+            return
+        except ValueError as error:
             self._failed(str(error))
             return
         except Exception as error:  # noqa: BLE001
@@ -225,11 +218,14 @@ class IssuerKeys:
             return
         now = self._clock()
         self._etag = fetched.etag
+        if fetched.max_age is not None:  # None: a 304 that keeps the stored lifetime
+            self._lifetime = fetched.max_age
         self._last_success = now
         self._failures, self._last_error = 0, None
-        self._fresh_until = now + fetched.max_age
+        self._rediscovered, self._retry_after_until = False, None
+        self._fresh_until = now + self._lifetime
         self.usable_until = self._fresh_until + issuer.max_stale
-        self._next_refresh = now + fetched.max_age * REFRESH_AT * _jitter()
+        self._next_refresh = self._schedule.after_success(now, self._lifetime)
 
     def _swap(self, document: object) -> None:
         issuer = self.issuer
@@ -245,19 +241,24 @@ class IssuerKeys:
         removed = frozenset(old) - frozenset(keys)
         self._ring = KeyRing(keys, issuer.algorithms)
         self._skipped = imported.skipped
-        self._unknown_kids.clear()
+        self._budget.forget_unknown()
         self._events.emit("keys_fetched", issuer.issuer, f"{len(keys)} keys from {self._jwks_uri}")
         if removed and self._on_keys_removed is not None:
             self._on_keys_removed(removed)
 
-    def _failed(self, error: str) -> None:
+    def _failed(self, error: str, fetch_error: FetchError | None = None) -> None:
         now = self._clock()
         self._failures += 1
         self._last_error = error
-        if self.issuer.jwks_uri is None:
-            self._jwks_uri = None  # discover again next time: the JWKS may have moved
-        delay = min(RETRY_MAX, RETRY_INITIAL * RETRY_FACTOR ** (self._failures - 1))
-        self._next_refresh = now + delay * _jitter()
+        status = fetch_error.status if fetch_error is not None else None
+        moved = status in _MOVED and self._jwks_uri is not None and self.issuer.jwks_uri is None
+        if moved and not self._rediscovered:  # the discovered JWKS is gone: discover it again
+            self._jwks_uri, self._rediscovered = None, True
+        retry_after = self._schedule.honoured(fetch_error.retry_after if fetch_error is not None else None)
+        self._retry_after_until = None if retry_after is None else now + retry_after
+        self._next_refresh = self._schedule.after_failure(
+            now, self._failures, self._lifetime, has_keys=self.ready(), retry_after=retry_after
+        )
         self._events.emit("fetch_failed", self.issuer.issuer, error)
         if self._ring is not None:
             kind = "stale_keys_in_use" if now <= self.usable_until else "keys_expired"
@@ -330,6 +331,7 @@ class IssuerKeys:
             fresh_until=self._fresh_until if self._last_success is not None else None,
             usable_until=self.usable_until if self._last_success is not None else None,
             next_refresh=self._next_refresh if self.issuer.fetches_keys else None,
+            retry_after_until=self._retry_after_until,
         )
 
 
@@ -342,8 +344,3 @@ async def _join(task: asyncio.Task[None]) -> None:
 
 def _identity(key: VerificationKey) -> tuple[str | None, str, frozenset[str]]:
     return key.kid, key.thumbprint, key.algorithms
-
-
-def _jitter() -> float:
-    # Spreads refreshes of many workers; not security sensitive.
-    return 1.0 - REFRESH_JITTER + 2 * REFRESH_JITTER * random.random()  # noqa: S311

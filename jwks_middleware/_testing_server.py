@@ -18,7 +18,7 @@ import socketserver
 import sys
 import threading
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Final
@@ -73,6 +73,7 @@ class _Rule:
     answer: _Answer | None  # None: the normal answer, only delayed
     delay: float
     remaining: int | None
+    trickle: float = 0.0  # seconds between two bytes of the body; 0: all at once
 
 
 class IssuerEndpoints:
@@ -186,6 +187,14 @@ class IssuerEndpoints:
         """Answer normally, but only after `delay` seconds (interrupted by `stop()`)."""
         self._add_rule(path, _Rule(None, delay, times))
 
+    def trickle(self, interval: float = 0.3, *, path: str | None = None, times: int | None = None) -> None:
+        """Answer normally, but send the body one byte every `interval` seconds (interrupted by
+        `stop()`): every read finishes well within a client's read timeout, the whole answer never
+        does. The headers, `Content-Length` included, come at once."""
+        if not interval > 0:
+            raise ValueError("interval must be positive")
+        self._add_rule(path, _Rule(None, 0.0, times, trickle=interval))
+
     def serve_jwks(self, document: Mapping[str, Any] | bytes | str | None) -> None:
         """Serve this JWKS (a mapping, or raw bytes served verbatim) instead of the issuer's keys,
         with the usual caching headers, until `recover()`; None goes back to the real keys.
@@ -286,7 +295,7 @@ class IssuerEndpoints:
         import anyio
         from starlette.applications import Starlette
         from starlette.requests import Request
-        from starlette.responses import Response
+        from starlette.responses import Response, StreamingResponse
         from starlette.routing import Route
 
         async def endpoint(request: Request) -> Response:
@@ -298,8 +307,21 @@ class IssuerEndpoints:
             answer = rule.answer if rule is not None and rule.answer is not None else None
             if answer is None:
                 answer = self._answer(method, path, headers)
-            response = Response(status_code=answer.status)
-            response.body = b"" if method == "HEAD" else answer.body
+            body = b"" if method == "HEAD" else answer.body
+            interval = rule.trickle if rule is not None else 0.0
+            response: Response
+            if interval and body:
+
+                async def trickled() -> AsyncIterator[bytes]:
+                    for index in range(len(body)):
+                        if index:
+                            await anyio.sleep(interval)
+                        yield body[index : index + 1]
+
+                response = StreamingResponse(trickled(), status_code=answer.status)
+            else:
+                response = Response(status_code=answer.status)
+                response.body = body
             response.raw_headers = [
                 (name.lower().encode("latin-1"), value.encode("latin-1"))
                 for name, value in _with_length(answer)
@@ -424,9 +446,21 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in _with_length(answer):
             self.send_header(name, value)
         self.end_headers()
-        if self.command != "HEAD" and answer.status not in _NO_BODY_STATUSES:
+        if self.command == "HEAD" or answer.status in _NO_BODY_STATUSES:
+            self.wfile.flush()
+        elif rule is not None and rule.trickle:
+            self._trickle(answer.body, rule.trickle)
+        else:
             self.wfile.write(answer.body)
-        self.wfile.flush()
+            self.wfile.flush()
+
+    def _trickle(self, body: bytes, interval: float) -> None:
+        for index in range(len(body)):
+            if index and self.server.stopping.wait(interval):
+                self.close_connection = True  # stopped meanwhile: hang up mid-answer
+                return
+            self.wfile.write(body[index : index + 1])
+            self.wfile.flush()
 
 
 class LoopbackServer:

@@ -16,7 +16,7 @@ needs no fetch at all. The pytest plugin (``jwks_middleware.pytest_plugin``) pro
 ``local_issuer`` and ``local_issuer_config`` fixtures.
 
 A served issuer can also misbehave on purpose (`fail_with`, `serve_garbage`, `redirect`,
-`slow_down`, `serve_jwks`, `serve_metadata`, `stop`), rotate its keys (`publish_next_key`,
+`slow_down`, `trickle`, `serve_jwks`, `serve_metadata`, `stop`), rotate its keys (`publish_next_key`,
 `switch_signer`, `retire_old_keys`, `rotate`) and count what it was asked (`requests`,
 `request_log`).
 

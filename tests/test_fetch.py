@@ -1,15 +1,18 @@
-"""The fetcher: the only network I/O. Bounded, JSON-only, no redirects, https (or loopback) only,
-conditional requests, and Cache-Control read into a clamped key set lifetime."""
+"""The fetcher: the only network I/O. Bounded, JSON-only, no redirects, https (or loopback, or
+by opt-in plain http) only, conditional requests, Cache-Control read into a clamped key set
+lifetime, Retry-After, and one deadline for a whole fetch."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
 
+from jwks_middleware import Issuer
 from jwks_middleware._config import DEFAULT_TIMEOUT
-from jwks_middleware._fetch import Fetched, Fetcher, FetchError
+from jwks_middleware._fetch import Fetched, Fetcher, FetchError, discover_jwks_uri, get_issuer_document
 
 pytestmark = pytest.mark.anyio
 
@@ -55,10 +58,13 @@ async def get(
     headers: dict[str, str] | None = None,
     follow_redirects: bool = False,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    allow_http: bool = False,
 ) -> Fetched:
     transport = httpx.MockTransport(handler)
     async with httpx.AsyncClient(transport=transport, follow_redirects=follow_redirects) as client:
-        return await Fetcher.get_json(client, url, max_bytes=CAP, timeout=timeout, headers=headers, etag=etag)
+        return await Fetcher.get_json(
+            client, url, max_bytes=CAP, timeout=timeout, headers=headers, etag=etag, allow_http=allow_http
+        )
 
 
 async def test_a_json_document_is_returned_with_its_etag_and_lifetime() -> None:
@@ -162,6 +168,16 @@ async def test_304_may_bring_a_new_etag() -> None:
     assert (fetched.not_modified, fetched.etag) == (True, '"v2"')
 
 
+async def test_304_without_cache_control_keeps_the_stored_lifetime() -> None:
+    # RFC 9111 section 4.3.4: the stored response's headers are updated with the 304's; it has none.
+    fetched = await get(Recorder(json_response(b"", status=304, headers={"ETag": '"v1"'})), etag='"v1"')
+    assert (fetched.not_modified, fetched.max_age) == (True, None)
+    with_header = await get(
+        Recorder(json_response(b"", status=304, headers={"Cache-Control": "public"})), etag='"v1"'
+    )
+    assert with_header.max_age == 900  # its own Cache-Control, without max-age: the default
+
+
 async def test_304_to_an_unconditional_request_is_refused() -> None:
     with pytest.raises(FetchError, match="HTTP 304"):
         await get(Recorder(json_response(b"", status=304)))
@@ -200,6 +216,37 @@ async def test_cache_control_sets_the_lifetime_clamped_to_5_minutes_24_hours(
 
 
 @pytest.mark.parametrize(
+    ("status", "headers", "retry_after"),
+    [
+        (503, {"Retry-After": "120"}, 120.0),
+        (429, {"Retry-After": " 30 "}, 30.0),
+        (503, {"Retry-After": "9" * 5000}, 1e9),
+        (
+            503,
+            {"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT", "Date": "Wed, 21 Oct 2015 07:28:00 GMT"},
+            120.0,
+        ),
+        (503, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT", "Date": "Wed, 21 Oct 2015 07:30:00 GMT"}, 0.0),
+        (503, {"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT"}, None),  # no Date to count from
+        (503, {"Retry-After": "soon"}, None),
+        (503, {"Retry-After": "-5"}, None),
+        (503, {}, None),
+        (500, {"Retry-After": "120"}, None),  # honoured on 429 and 503 only
+    ],
+)
+async def test_retry_after_of_429_and_503_is_read_in_seconds(
+    status: int, headers: dict[str, str], retry_after: float | None
+) -> None:
+    with pytest.raises(FetchError, match=f"HTTP {status}") as refused:
+        await get(Recorder(json_response(status=status, headers=headers)))
+    assert (refused.value.status, refused.value.retry_after, refused.value.reached) == (
+        status,
+        retry_after,
+        True,
+    )
+
+
+@pytest.mark.parametrize(
     ("error", "message"),
     [
         (httpx.ConnectTimeout("slow"), "timed out"),
@@ -213,8 +260,9 @@ async def test_transport_errors_become_fetch_errors(error: Exception, message: s
     def handler(request: httpx.Request) -> httpx.Response:
         raise error
 
-    with pytest.raises(FetchError, match=message):
+    with pytest.raises(FetchError, match=message) as refused:
         await get(handler)
+    assert not refused.value.reached
 
 
 @pytest.mark.parametrize(
@@ -237,6 +285,95 @@ async def test_urls_that_may_not_be_fetched_are_refused_without_a_request(url: s
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080/jwks", "http://localhost/jwks", "http://[::1]/jwks"])
 async def test_http_is_allowed_on_loopback_hosts(url: str) -> None:
     assert (await get(Recorder(json_response()), url)).document == {"keys": []}
+
+
+async def test_http_on_other_hosts_only_with_the_issuers_opt_in() -> None:
+    url = "http://keycloak:8080/realms/acme/protocol/openid-connect/certs"
+    recorder = Recorder(json_response())
+    with pytest.raises(FetchError, match=r"allow_http=True"):
+        await get(recorder, url)
+    assert recorder.requests == []
+    assert (await get(recorder, url, allow_http=True)).document == {"keys": []}
+
+
+# -- an issuer's documents: headers, deadline, discovery -------------------------------------
+
+ISSUER = "https://issuer.example.test"
+
+
+def trickling(interval: float) -> Callable[[httpx.Request], httpx.Response]:
+    """Answers whose body comes one byte every `interval` seconds, for ever."""
+
+    async def body() -> AsyncIterator[bytes]:
+        while True:
+            yield b" "
+            await asyncio.sleep(interval)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Type": "application/json"}, content=body())
+
+    return handler
+
+
+async def test_a_document_that_trickles_in_ends_at_the_fetch_deadline() -> None:
+    issuer = Issuer(ISSUER, audience="api", fetch_deadline=0.2)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(trickling(0.01))) as client:
+        with pytest.raises(FetchError, match=r"not fetched within the fetch deadline \(0.2 s\)") as refused:
+            await asyncio.wait_for(get_issuer_document(client, issuer, URL), 10)
+    assert not refused.value.reached
+
+
+async def test_fetch_headers_count_within_the_deadline() -> None:
+    async def hanging() -> dict[str, str]:
+        await asyncio.sleep(60)
+        return {}
+
+    issuer = Issuer(ISSUER, audience="api", fetch_deadline=0.1, fetch_headers=hanging)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(Recorder(json_response()))) as client:
+        with pytest.raises(FetchError, match="fetch deadline"):
+            await asyncio.wait_for(get_issuer_document(client, issuer, URL), 10)
+
+
+async def test_a_deadline_already_past_fetches_nothing() -> None:
+    issuer = Issuer(ISSUER, audience="api")
+    recorder = Recorder(json_response())
+    async with httpx.AsyncClient(transport=httpx.MockTransport(recorder)) as client:
+        past = asyncio.get_running_loop().time() - 1
+        with pytest.raises(FetchError, match="fetch deadline"):
+            await get_issuer_document(client, issuer, URL, deadline=past)
+    assert recorder.requests == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "asked"),
+    [
+        (lambda: httpx.Response(404), 2),  # not there: the RFC 8414 document is tried
+        (lambda: httpx.Response(200, text="<html>", headers={"Content-Type": "text/html"}), 2),
+        (lambda: httpx.Response(503), 1),  # the server is down: not asked twice
+        (lambda: httpx.Response(429, headers={"Retry-After": "60"}), 1),
+    ],
+)
+async def test_discovery_tries_the_next_document_only_when_the_server_answered(
+    answer: Callable[[], httpx.Response], asked: int
+) -> None:
+    recorder = Recorder(answer)
+    issuer = Issuer(ISSUER, audience="api")
+    async with httpx.AsyncClient(transport=httpx.MockTransport(recorder)) as client:
+        with pytest.raises(FetchError) as refused:
+            await discover_jwks_uri(client, issuer)
+    assert len(recorder.requests) == asked
+    assert str(refused.value).count(";") == 1  # both documents are named, tried or not
+
+
+async def test_discovery_that_cannot_connect_keeps_the_reason_for_the_retry_schedule() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    issuer = Issuer(ISSUER, audience="api")
+    async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as client:
+        with pytest.raises(FetchError, match="not tried") as refused:
+            await discover_jwks_uri(client, issuer)
+    assert not refused.value.reached
 
 
 async def test_without_an_injected_client_each_session_has_its_own_client() -> None:

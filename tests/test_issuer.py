@@ -24,6 +24,9 @@ def test_defaults_follow_the_design() -> None:
     assert issuer.required_claims == set()
     assert issuer.fetches_keys
     assert issuer.timeout == DEFAULT_TIMEOUT
+    assert issuer.fetch_deadline == 10.0
+    assert issuer.max_refresh_interval == 3600.0
+    assert not issuer.allow_http
 
 
 @pytest.mark.parametrize("issuer", ["", None, b"https://issuer.example.test/"])
@@ -133,6 +136,28 @@ def test_keys_are_never_fetched_from_a_url_that_is_not_https_or_loopback(url: st
 def test_https_and_loopback_http_are_accepted(url: str) -> None:
     assert Issuer(url, audience=AUDIENCE).issuer == url
     assert Issuer(ISSUER, audience=AUDIENCE, jwks_uri=url).jwks_uri == url
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"issuer": "http://keycloak:8080/realms/acme"},
+        {"jwks_uri": "http://keycloak:8080/realms/acme/protocol/openid-connect/certs"},
+        {"discovery_url": "http://10.0.0.7/.well-known/openid-configuration"},
+    ],
+)
+def test_http_on_a_private_host_is_refused_with_a_message_naming_the_opt_in(options: dict[str, Any]) -> None:
+    issuer = options.pop("issuer", ISSUER)
+    with pytest.raises(ValueError, match=r"opt in with Issuer\(\.\.\., allow_http=True\)"):
+        Issuer(issuer, audience=AUDIENCE, **options)
+    assert Issuer(issuer, audience=AUDIENCE, allow_http=True, **options).allow_http
+
+
+@pytest.mark.parametrize("url", ["ftp://keycloak/", "http:///jwks.json", "keycloak:8080"])
+def test_allow_http_allows_plain_http_and_nothing_else(url: str) -> None:
+    with pytest.raises(ValueError, match="https") as refused:
+        Issuer(ISSUER, audience=AUDIENCE, jwks_uri=url, allow_http=True)
+    assert "allow_http" not in str(refused.value)
 
 
 def test_discovery_issuer_must_be_https() -> None:
@@ -257,6 +282,11 @@ def test_bad_claim_path_is_refused(path: Any) -> None:
         {"refresh_cooldown": -0.1},
         {"max_keys": 0},
         {"max_document_bytes": 1023},
+        {"fetch_deadline": 0},
+        {"fetch_deadline": -1},
+        {"fetch_deadline": float("nan")},
+        {"max_refresh_interval": 59},
+        {"max_refresh_interval": float("nan")},
     ],
 )
 def test_negative_or_tiny_limits_are_refused(options: dict[str, Any]) -> None:

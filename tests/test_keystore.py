@@ -1,5 +1,6 @@
-"""`IssuerKeys` and `KeyStore` with an in-memory issuer: cold loads, the refresh budget, the
-unknown-kid negative cache, single flight, stopping, and the trusted-issuer registry."""
+"""`IssuerKeys` and `KeyStore` with an in-memory issuer: cold loads, the refresh budget and its
+repeated-kid share, the unknown-kid negative cache, single flight, stopping, plain http by
+opt-in, and the trusted-issuer registry."""
 
 from __future__ import annotations
 
@@ -250,6 +251,40 @@ async def test_without_cooldown_every_new_kid_fetches_but_unknown_ones_are_remem
     await refused_after_one_fetch(keys, server, "kid-1")
 
 
+async def test_a_kid_refused_by_the_cooldown_earns_a_fetch_when_it_comes_back_a_second_later(
+    keys: IssuerKeys, server: InMemoryIssuer, clock: Clock
+) -> None:
+    await keys.start()
+    await refused_after_one_fetch(keys, server, "stray")  # the bucket is empty now
+    await refused_without_fetch(keys, server, "kid-1")
+    clock.advance(0.5)
+    await refused_without_fetch(keys, server, "kid-1")  # back too soon: one client's retry
+    clock.advance(0.5)
+    await refused_after_one_fetch(keys, server, "kid-1")  # still in use a second later
+    # That budget holds one fetch per cooldown.
+    await refused_without_fetch(keys, server, "kid-2")
+    clock.advance(1)
+    await refused_without_fetch(keys, server, "kid-2")
+    clock.advance(COOLDOWN / 2)
+    await refused_without_fetch(keys, server, "kid-3")  # half a cooldown: nothing has grown back
+    clock.advance(COOLDOWN / 2)
+    await refused_after_one_fetch(keys, server, "kid-3")  # the bucket again
+
+
+async def test_a_kid_a_fetch_proved_unknown_never_earns_the_repeated_kid_fetch(
+    keys: IssuerKeys, server: InMemoryIssuer, clock: Clock
+) -> None:
+    await keys.start()
+    await refused_after_one_fetch(keys, server, "stray")
+    assert "moments ago" in await refused_without_fetch(keys, server, "stray")
+    clock.advance(UNKNOWN_KID_TTL + 1)
+    await refused_without_fetch(keys, server, "stray")  # the bucket refuses it...
+    clock.advance(2)
+    assert "cooling down" in await refused_without_fetch(
+        keys, server, "stray"
+    )  # ...and so does the other budget
+
+
 # -- the unknown-kid negative cache and single flight ---------------------------------------
 
 
@@ -343,6 +378,59 @@ async def test_stop_soon_cancels_the_refresher_without_waiting(keys: IssuerKeys)
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     assert refresher.cancelled()
+
+
+# -- plain http, by opt-in ------------------------------------------------------------------
+
+
+async def test_plain_http_on_a_private_host_works_by_opt_in_and_warns_once_at_start_up(
+    clock: Clock, events: list[AuthEvent], caplog: pytest.LogCaptureFixture
+) -> None:
+    compose = LocalIssuer("http://keycloak:8080/realms/acme", clock=clock)  # a docker-compose service
+    with pytest.raises(ValueError, match=r"allow_http=True"):
+        compose.config()
+    async with compose.http_client() as client:
+        keys = IssuerKeys(
+            compose.config(allow_http=True),
+            fetcher=Fetcher(client),
+            events=Events(events.append),
+            clock=clock,
+        )
+        await keys.start()
+        await keys.refresh()
+        assert (await keys.find_key(compose.kid, "RS256")).kid == compose.kid
+        await keys.stop()
+    (warning,) = [event for event in events if event.kind == "plain_http_allowed"]
+    assert warning.issuer == compose.url
+    assert "allow_http=True" in warning.detail
+    assert "WARNING" in caplog.text
+    assert "plain_http_allowed" in caplog.text
+
+
+async def test_allow_http_also_applies_to_the_jwks_uri_found_in_discovery(
+    clock: Clock, events: list[AuthEvent]
+) -> None:
+    compose = LocalIssuer("http://keycloak:8080/realms/acme", clock=clock)
+    async with compose.http_client() as client:
+        keys = IssuerKeys(
+            compose.config(allow_http=True),
+            fetcher=Fetcher(client),
+            events=Events(events.append),
+            clock=clock,
+        )
+        await keys.start()
+        assert keys.state().jwks_uri == compose.jwks_uri  # http://keycloak:8080/...: fetched
+        assert keys.ready()
+        await keys.stop()
+        https = LocalIssuer("https://sso.example.test/realms/acme", clock=clock)
+        https.serve_metadata({**https.metadata(), "jwks_uri": compose.jwks_uri})
+        async with https.http_client() as https_client:
+            strict = IssuerKeys(https.config(), fetcher=Fetcher(https_client), events=Events(), clock=clock)
+            await strict.start()
+            error = strict.state().last_error
+            assert error is not None
+            assert "allow_http=True" in error
+            await strict.stop()
 
 
 # -- KeyStore -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import Any, cast
 
 import anyio
@@ -607,6 +607,22 @@ def test_slow_down_delays_the_answer_past_a_client_timeout(served: LocalIssuer) 
         assert client.get(served.jwks_uri).status_code == 200  # the slow answer was a one-off
 
 
+def test_trickle_sends_the_body_a_byte_at_a_time(served: LocalIssuer) -> None:
+    served.trickle(0.05, path=served.jwks_uri, times=1)
+    expected = len(json.dumps(served.jwks(), separators=(",", ":")))
+    with (
+        httpx.Client(timeout=httpx.Timeout(1.0)) as client,
+        client.stream("GET", served.jwks_uri) as response,
+    ):
+        # Every read comes well within the read timeout; the headers, length included, at once.
+        assert response.headers["content-length"] == str(expected)
+        raw = response.iter_raw()
+        chunks = [next(raw) for _ in range(3)]
+    assert [len(chunk) for chunk in chunks] == [1, 1, 1]
+    with pytest.raises(ValueError, match="positive"):
+        served.trickle(0)
+
+
 def test_fail_with_delay_is_slow_then_fails(served: LocalIssuer) -> None:
     served.fail_with(500, delay=30)
     with httpx.Client(timeout=httpx.Timeout(0.2)) as client, pytest.raises(httpx.ReadTimeout):
@@ -704,6 +720,40 @@ async def test_asgi_app_delays_slow_answers() -> None:
             await client.get(issuer.jwks_uri)
         assert scope.cancelled_caught
         assert (await client.get(issuer.jwks_uri)).status_code == 200
+
+
+@pytest.mark.anyio
+async def test_asgi_app_trickles_bodies() -> None:
+    issuer = LocalIssuer(algorithm="ES256")
+    issuer.trickle(0.001, path=issuer.jwks_uri, times=1)
+    sent: list[dict[str, Any]] = []
+    answered = anyio.Event()
+    requests = iter([{"type": "http.request", "body": b"", "more_body": False}])
+
+    async def receive() -> dict[str, Any]:
+        for request in requests:
+            return request
+        await answered.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            answered.set()
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/.well-known/jwks.json",
+        "query_string": b"",
+        "headers": [],
+    }
+    await issuer.asgi_app()(scope, receive, send)
+    bodies = [
+        message["body"] for message in sent if message["type"] == "http.response.body" and message["body"]
+    ]
+    assert json.loads(b"".join(bodies)) == issuer.jwks()
+    assert {len(body) for body in bodies} == {1}
 
 
 @pytest.mark.anyio

@@ -41,7 +41,13 @@ def clerk(
     elif frontend_api is None:
         raise ValueError("give the Frontend API URL (frontend_api=...) or the publishable key")
     if isinstance(frontend_api, str) and frontend_api.startswith(("https://", "http://")):
-        iss = base_url(frontend_api, "frontend_api", "https://clerk.example.com", allow_path=False)
+        iss = base_url(
+            frontend_api,
+            "frontend_api",
+            "https://clerk.example.com",
+            allow_path=False,
+            allow_http=bool(options.get("allow_http")),
+        )
     else:
         iss = f"https://{host_name(frontend_api, 'frontend_api', 'clerk.example.com')}"
     preset: dict[str, Any] = {

@@ -33,6 +33,9 @@ class IssuerOptions(TypedDict, total=False):
     max_keys: int
     max_document_bytes: int
     timeout: httpx.Timeout | float
+    fetch_deadline: float
+    max_refresh_interval: float
+    allow_http: bool
 
 
 _OPTIONS: Final = frozenset(IssuerOptions.__annotations__)
@@ -79,15 +82,17 @@ def host_name(value: object, what: str, example: str) -> str:
     return host
 
 
-def base_url(value: object, what: str, example: str, *, allow_path: bool) -> str:
-    """An https URL (http only on loopback), without a trailing slash, query or fragment."""
+def base_url(value: object, what: str, example: str, *, allow_path: bool, allow_http: bool = False) -> str:
+    """An https URL (http only on loopback, or anywhere with `allow_http`), without a trailing
+    slash, query or fragment."""
     if not isinstance(value, str) or not value:
         raise ValueError(f"{what} must be a URL such as {example!r}")
     try:
         parts = urlsplit(value)
-        check_fetch_url(value)
-    except ValueError:
-        raise ValueError(f"{what} must be an https URL such as {example!r}, not {value!r}") from None
+        check_fetch_url(value, allow_http=allow_http)
+    except ValueError as error:
+        opt_in = " (or opt in to plain http with allow_http=True)" if "allow_http" in str(error) else ""
+        raise ValueError(f"{what} must be an https URL such as {example!r}{opt_in}, not {value!r}") from None
     path = parts.path.rstrip("/")
     if parts.query or parts.fragment or "@" in parts.netloc or (path and not allow_path):
         raise ValueError(f"{what} must be a URL such as {example!r}, not {value!r}")

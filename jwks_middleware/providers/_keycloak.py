@@ -32,7 +32,13 @@ def keycloak(
     (`resource_access.{client_id}.roles`). `token_type` checks Keycloak's `typ` claim, so ID
     tokens ("ID") are not accepted as access tokens ("Bearer"); None turns that off.
     """
-    base = base_url(server_url, "server_url", "https://sso.example.com", allow_path=True)
+    base = base_url(
+        server_url,
+        "server_url",
+        "https://sso.example.com",
+        allow_path=True,
+        allow_http=bool(options.get("allow_http")),
+    )
     if not isinstance(realm, str) or not re.fullmatch(r"[^\s/?#%]+", realm):
         raise ValueError(f"realm must be a realm name such as 'myrealm', not {realm!r}")
     iss = f"{base}/realms/{realm}"

@@ -27,7 +27,13 @@ def supertokens(
     unless `audience` is given. Roles come from the UserRoles claim (`st-role.v`); its
     permissions (`st-perm.v`) count as scopes.
     """
-    domain = base_url(api_domain, "api_domain", "https://api.example.com", allow_path=False)
+    domain = base_url(
+        api_domain,
+        "api_domain",
+        "https://api.example.com",
+        allow_path=False,
+        allow_http=bool(options.get("allow_http")),
+    )
     if not isinstance(api_base_path, str) or not re.fullmatch(r"[A-Za-z0-9._~/-]*", api_base_path):
         raise ValueError(f"api_base_path must be a URL path such as '/auth', not {api_base_path!r}")
     path = api_base_path.strip("/")

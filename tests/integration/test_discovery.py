@@ -80,6 +80,7 @@ async def test_metadata_naming_another_issuer_is_refused(
     [
         (None, "has no jwks_uri"),
         ("http://keys.example.com/jwks.json", "only fetched over https"),
+        ("http://keycloak:8080/jwks.json", "opt in with Issuer(..., allow_http=True)"),
         ("http://127.0.0.1:99999/jwks.json", "Port out of range"),
     ],
 )
@@ -118,18 +119,57 @@ async def test_explicit_jwks_uri_skips_discovery(
         assert (discovery_requests(issuer), metadata_requests(issuer), jwks_requests(issuer)) == (0, 0, 2)
 
 
-async def test_discovery_is_repeated_after_a_failed_jwks_fetch(
+async def test_a_failing_jwks_keeps_its_discovered_url(
     issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
 ) -> None:
     async with started_verifier() as verifier:
         keys = verifier.key_store.lookup(issuer.url)
         assert keys is not None
-        issuer.fail_with(500, path=issuer.jwks_uri, times=1)
-        clock.advance(901)
-        await keys.refresh()  # the JWKS fails: it may have moved
-        await keys.refresh()  # so the metadata is read again first
-        assert (discovery_requests(issuer), jwks_requests(issuer)) == (2, 3)
+        for fault in (500, 502, 503, 429):
+            issuer.fail_with(fault, path=issuer.jwks_uri)
+            clock.advance(901)
+            await keys.refresh()
+        assert keys.state().failures == 4
+        assert keys.state().jwks_uri == issuer.jwks_uri
+        issuer.recover()
+        await keys.refresh()
+        # Four failures cost four JWKS requests, not four discoveries as well.
+        assert (discovery_requests(issuer), jwks_requests(issuer)) == (1, 1 + 4 + 1)
         assert keys.state().failures == 0
+
+
+@pytest.mark.parametrize("status", [404, 410])
+async def test_a_jwks_url_that_is_gone_is_discovered_again_once_per_run_of_failures(
+    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory, status: int
+) -> None:
+    async with started_verifier() as verifier:
+        keys = verifier.key_store.lookup(issuer.url)
+        assert keys is not None
+        issuer.fail_with(status, path=issuer.jwks_uri)
+        clock.advance(901)
+        for _ in range(4):
+            await keys.refresh()
+        # The first failure sends the next attempt to the metadata; the same URL is still gone,
+        # and is then retried alone.
+        assert (discovery_requests(issuer), jwks_requests(issuer)) == (2, 1 + 4)
+
+        issuer.recover()
+        await keys.refresh()
+        issuer.fail_with(status, path=issuer.jwks_uri)
+        await keys.refresh()
+        await keys.refresh()
+        assert (discovery_requests(issuer), jwks_requests(issuer)) == (3, 1 + 4 + 3)
+
+
+async def test_a_server_that_is_down_is_not_asked_for_the_rfc8414_document(
+    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+) -> None:
+    issuer.fail_with(503)
+    async with started_verifier() as verifier:
+        state = verifier.key_store.states()[0]
+        assert state.last_error is not None
+        assert "oauth-authorization-server not tried: the server is down or overloaded" in state.last_error
+        assert (discovery_requests(issuer), metadata_requests(issuer), jwks_requests(issuer)) == (1, 0, 0)
 
 
 async def test_fetch_headers_are_sent_with_the_discovery_and_jwks_requests(

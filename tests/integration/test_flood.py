@@ -80,7 +80,7 @@ async def test_a_cold_flood_of_random_kids_costs_the_first_load_and_one_fetch(
         assert verifier.ready()
 
 
-async def test_a_rotation_right_after_a_flood_gets_through_when_the_cooldown_allows(
+async def test_a_rotation_right_after_a_flood_gets_through_a_second_later(
     issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
 ) -> None:
     async with started_verifier(refresh_cooldown=COOLDOWN) as verifier:
@@ -89,15 +89,45 @@ async def test_a_rotation_right_after_a_flood_gets_through_when_the_cooldown_all
                 await verifier.verify(token)
         fetches = jwks_requests(issuer)
         issuer.rotate()
-        rotated = issuer.issue()
-        # The flood spent the budget: the new kid is refused at once, without a fetch...
+        # The flood spent the bucket: the new kid is refused at once, without a fetch...
         with pytest.raises(UnknownKeyError, match="cooling down"):
-            await verifier.verify(rotated)
+            await verifier.verify(issuer.issue(sub="first"))
         assert jwks_requests(issuer) == fetches
-        # ...and accepted with one fetch as soon as a token is back in the bucket.
-        clock.advance(COOLDOWN)
-        assert (await verifier.verify(rotated)).subject == "user-123"
+        # ...and, presented again a second later (as a rotation's kid is), earns one fetch of its
+        # own; the flood's kids, each seen once, never did.
+        clock.advance(1)
+        assert (await verifier.verify(issuer.issue(sub="second"))).subject == "second"
         assert jwks_requests(issuer) == fetches + 1
+
+
+async def test_a_flood_of_random_kids_costs_one_fetch_per_cooldown_plus_the_spare(
+    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+) -> None:
+    async with started_verifier(refresh_cooldown=COOLDOWN) as verifier:
+        cooldowns = 10
+        for token in random_kid_tokens(issuer, clock, 10 * int(cooldowns * COOLDOWN) - 1):
+            clock.advance(0.1)  # ten tokens a second, for ten cooldowns
+            with pytest.raises(UnknownKeyError):
+                await verifier.verify(token)
+        assert jwks_requests(issuer) - 1 <= cooldowns + 1
+
+
+async def test_a_flood_that_sends_each_kid_again_a_second_later_stays_bounded(
+    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+) -> None:
+    """An attacker can make its kids look like a rotation's; it gets the repeated-kid budget
+    (one fetch per cooldown) on top of the bucket, and nothing more."""
+    async with started_verifier(refresh_cooldown=COOLDOWN) as verifier:
+        cooldowns = 10
+        tokens = random_kid_tokens(issuer, clock, 10 * int(cooldowns * COOLDOWN))
+        for index, token in enumerate(tokens):
+            clock.advance(0.1)
+            again = [tokens[index - 10]] if index >= 10 else []  # the kid sent a second ago
+            for sent in (token, *again):
+                with pytest.raises(UnknownKeyError):
+                    await verifier.verify(sent)
+        # The bucket: its spare and one per cooldown; the repeated-kid budget: the same.
+        assert jwks_requests(issuer) - 1 <= 2 * (cooldowns + 1)
 
 
 def random_iss_tokens(issuer: LocalIssuer, clock: FakeClock, count: int, prefix: str = "") -> list[str]:

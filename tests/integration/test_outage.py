@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from integration_support import EventLog, FakeClock, VerifierFactory, jwks_requests
+from integration_support import EventLog, FakeClock, VerifierFactory, jwks_requests, path_of
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
-from jwks_middleware import JWKSMiddleware, KeysUnavailableError, StaleKeysError
+from jwks_middleware import JWKSMiddleware, KeysUnavailableError, StaleKeysError, UnknownKeyError
 from jwks_middleware.testing import LocalIssuer
 
 pytestmark = pytest.mark.anyio
@@ -208,3 +208,66 @@ async def test_a_failed_fetch_never_replaces_good_keys(
             assert keys.state().key_ids == good
             await verifier.verify(issuer.issue())
         assert keys.state().failures == 4
+
+
+# -- a slow issuer: one deadline for the whole fetch ---------------------------------------------
+
+#: A short fetch deadline, so the slow cases cost a second each.
+DEADLINE = 1.0
+#: How long a test waits before calling the fetch hung: far beyond the deadline.
+HANG = 15.0
+
+
+async def test_a_trickling_jwks_is_cut_off_at_the_deadline_and_waiting_requests_get_503(
+    issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    # A byte every 0.3 s: every read is within the 5 s read timeout, the whole would take minutes.
+    issuer.trickle(0.3, path=issuer.jwks_uri)
+
+    async def ok(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    config = issuer.config(jwks_uri=issuer.jwks_uri, fetch_deadline=DEADLINE)
+    app = JWKSMiddleware(ok, issuers=[config], clock=clock)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        headers = {"Authorization": f"Bearer {issuer.issue()}"}
+        responses = await asyncio.wait_for(
+            asyncio.gather(*(client.get("/", headers=headers) for _ in range(5))), HANG
+        )
+    assert [response.status_code for response in responses] == [503] * 5
+    assert all("retry-after" in response.headers for response in responses)
+    (state,) = app.verifier.key_store.states()
+    assert state.last_error is not None
+    assert "not fetched within the fetch deadline (1 s)" in state.last_error
+    assert jwks_requests(issuer) == 1  # one fetch, shared by the five requests
+    await app.verifier.aclose()
+
+
+async def test_one_deadline_covers_discovery_and_the_jwks_together(
+    issuer: LocalIssuer, started_verifier: VerifierFactory
+) -> None:
+    issuer.trickle(0.3, path=issuer.discovery_url)
+    async with started_verifier(start=False, fetch_deadline=DEADLINE) as verifier:
+        with pytest.raises(KeysUnavailableError, match="fetch deadline"):
+            await asyncio.wait_for(verifier.verify(issuer.issue()), HANG)
+    assert (issuer.requests[path_of(issuer.discovery_url)], jwks_requests(issuer)) == (1, 0)
+
+
+async def test_while_a_fetch_trickles_tokens_of_known_keys_are_served(
+    issuer: LocalIssuer, started_verifier: VerifierFactory
+) -> None:
+    async with started_verifier(jwks_uri=issuer.jwks_uri, fetch_deadline=DEADLINE) as verifier:
+        old_kid = issuer.kid
+        issuer.rotate()
+        issuer.trickle(0.3, path=issuer.jwks_uri)
+        waiting = asyncio.ensure_future(verifier.verify(issuer.issue(sub="new key")))
+        assert await asyncio.to_thread(issuer.wait_for_requests, 2, path=issuer.jwks_uri)
+
+        served = [await verifier.verify(issuer.issue(sub=f"user-{n}", kid=old_kid)) for n in range(20)]
+
+        assert len(served) == 20
+        assert not waiting.done()  # the new kid's request waits for the fetch; nobody else does
+        with pytest.raises(UnknownKeyError):
+            await asyncio.wait_for(waiting, HANG)
+        assert verifier.ready()  # the deadline cost the fetch, not the keys

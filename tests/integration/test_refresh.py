@@ -1,5 +1,6 @@
 """Refreshing in the background: conditional requests (ETag, 304), Cache-Control deciding the
-next refresh, the refresher task itself, backoff after failures, events, an injected client."""
+next refresh (capped at an hour), the refresher task itself, backoff after failures,
+Retry-After, events, an injected client."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from integration_support import (
     FakeClock,
     SteppedSleep,
     VerifierFactory,
+    discovery_requests,
     jwks_requests,
     path_of,
 )
@@ -26,8 +28,11 @@ from jwks_middleware.testing import LocalIssuer
 
 pytestmark = pytest.mark.anyio
 
-#: The refresh starts at 80 % of the key set's lifetime, give or take 10 % of jitter.
-EARLIEST, LATEST = 0.8 * 0.9, 0.8 * 1.1
+#: Refreshes come every 80 % of the key set's lifetime (at most an hour), at this process's
+#: own slot in that interval: the first one 10 % to 110 % of an interval after a fetch.
+EARLIEST, LATEST = 0.1, 1.1
+#: The interval of the local issuer's documents (`max-age=900`).
+INTERVAL = 0.8 * 900
 
 
 def conditional_requests(issuer: LocalIssuer) -> list[str]:
@@ -74,8 +79,15 @@ async def test_unchanged_jwks_answers_304_and_keeps_the_keys(
 
 
 @pytest.mark.parametrize(
-    ("max_age", "lifetime"),
-    [(None, 900), (60, 300), (300, 300), (3600, 3600), (86400, 86400), (10**7, 86400)],
+    ("max_age", "lifetime", "interval"),
+    [
+        (None, 900, 720),
+        (60, 300, 240),
+        (300, 300, 240),
+        (3600, 3600, 2880),
+        (86400, 86400, 3600),  # at least hourly: keys published ahead of use arrive in time
+        (10**7, 86400, 3600),
+    ],
 )
 async def test_cache_control_max_age_clamped_to_5_minutes_24_hours_sets_the_next_refresh(
     issuer: LocalIssuer,
@@ -83,6 +95,7 @@ async def test_cache_control_max_age_clamped_to_5_minutes_24_hours_sets_the_next
     started_verifier: VerifierFactory,
     max_age: int | None,
     lifetime: int,
+    interval: float,
 ) -> None:
     issuer.cache_max_age = max_age
     async with started_verifier() as verifier:
@@ -92,13 +105,49 @@ async def test_cache_control_max_age_clamped_to_5_minutes_24_hours_sets_the_next
         state = keys.state()
         assert state.fresh_until == loaded_at + lifetime
         assert state.next_refresh is not None
-        assert loaded_at + EARLIEST * lifetime <= state.next_refresh <= loaded_at + LATEST * lifetime
+        assert loaded_at + EARLIEST * interval <= state.next_refresh <= loaded_at + LATEST * interval
 
-        clock.advance(EARLIEST * lifetime - 1)
+        clock.advance(EARLIEST * interval - 1)
         assert not keys.due()
-        clock.advance((LATEST - EARLIEST) * lifetime + 2)
+        clock.advance((LATEST - EARLIEST) * interval + 2)
         assert keys.due()
         assert jwks_requests(issuer) == 1
+
+
+async def test_max_refresh_interval_caps_the_interval_below_an_hour(
+    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+) -> None:
+    issuer.cache_max_age = 86400
+    async with started_verifier(max_refresh_interval=600) as verifier:
+        keys = verifier.key_store.lookup(issuer.url)
+        assert keys is not None
+        clock.advance(LATEST * 600 + 1)
+        assert keys.due()
+        await keys.refresh()
+        state = keys.state()
+        assert state.next_refresh == pytest.approx(clock() + 600)  # a routine refresh: one interval
+        assert state.fresh_until == clock() + 86400
+
+
+async def test_a_304_without_cache_control_keeps_the_stored_lifetime(
+    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+) -> None:
+    issuer.cache_max_age = 86400
+    async with started_verifier() as verifier:
+        keys = verifier.key_store.lookup(issuer.url)
+        assert keys is not None
+        issuer.cache_max_age = None  # RFC 9111 section 4.3.4: the stored lifetime stands
+        for _ in range(3):
+            clock.advance(3601)
+            await keys.refresh()
+            assert keys.state().fresh_until == clock() + 86400
+        assert len(conditional_requests(issuer)) == 3
+
+        # A full answer without Cache-Control gets the 15-minute default.
+        issuer.publish_next_key()
+        clock.advance(3601)
+        await keys.refresh()
+        assert keys.state().fresh_until == clock() + 900
 
 
 async def test_consecutive_failures_lengthen_the_retry_delay_and_a_success_resets_it(
@@ -109,29 +158,92 @@ async def test_consecutive_failures_lengthen_the_retry_delay_and_a_success_reset
         assert keys is not None
         issuer.fail_with(500)
         clock.advance(901)
-        delays = []
-        for failures in range(1, 11):
+        for failures in range(1, 7):
             await keys.refresh()
             state = keys.state()
             assert state.failures == failures
             assert state.next_refresh is not None
-            delay = state.next_refresh - clock()
-            expected = min(300.0, 2.0 ** (failures - 1))  # 1, 2, 4, ... s, at most 5 min
-            assert 0.9 * expected <= delay <= 1.1 * expected
-            delays.append(delay)
-            clock.advance(0.9 * expected - 0.01)
+            # The last good keys are in use: nothing is urgent. A quarter of the interval, then
+            # twice as long each time, at most the interval; stretched by up to half, never shorter.
+            expected = min(INTERVAL, INTERVAL / 4 * 2 ** (failures - 1))
+            assert expected <= state.next_refresh - clock() <= 1.5 * expected
+            clock.advance(expected - 0.01)
             assert not keys.due()
-            clock.advance(0.2 * expected + 0.02)
+            clock.advance(0.5 * expected + 0.02)
             assert keys.due()
-        assert delays[:9] == sorted(delays[:9])
-        assert jwks_requests(issuer) == 11
+        assert jwks_requests(issuer) == 7
 
         issuer.recover()
         await keys.refresh()
         state = keys.state()
         assert (state.failures, state.last_error) == (0, None)
         assert state.next_refresh is not None
-        assert EARLIEST * 900 <= state.next_refresh - clock() <= LATEST * 900
+        assert EARLIEST * INTERVAL <= state.next_refresh - clock() <= LATEST * INTERVAL
+
+
+async def test_without_keys_retries_start_within_seconds(
+    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+) -> None:
+    issuer.fail_with(500)
+    async with started_verifier(jwks_uri=issuer.jwks_uri) as verifier:
+        keys = verifier.key_store.lookup(issuer.url)
+        assert keys is not None
+        for failures in range(1, 12):
+            state = keys.state()
+            assert state.failures == failures
+            assert state.next_refresh is not None
+            expected = min(INTERVAL, 2.0 ** (failures - 1))  # 1, 2, 4, ... s, at most the interval
+            assert expected <= state.next_refresh - clock() <= 1.5 * expected
+            clock.advance(state.next_refresh - clock())
+            await keys.refresh()
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_retry_after_holds_every_fetch_back(
+    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory, status: int
+) -> None:
+    async with started_verifier(jwks_uri=issuer.jwks_uri, refresh_cooldown=30) as verifier:
+        keys = verifier.key_store.lookup(issuer.url)
+        assert keys is not None
+        issuer.fail_with(status, headers={"Retry-After": "600"})
+        clock.advance(901)
+        await keys.refresh()
+        state = keys.state()
+        assert state.retry_after_until == clock() + 600
+        assert state.next_refresh is not None
+        assert state.next_refresh >= clock() + 600
+        assert state.last_error is not None
+        assert "(Retry-After 600 s)" in state.last_error
+
+        # A new kid is refused at once, not fetched, until the issuer's time has come.
+        requests = jwks_requests(issuer)
+        issuer.recover()
+        new_kid = issuer.rotate()
+        clock.advance(599)
+        with pytest.raises(UnknownKeyError, match="cooling down"):
+            await verifier.verify(issuer.issue(sub="early"))
+        assert jwks_requests(issuer) == requests
+        clock.advance(1)
+        assert (await verifier.verify(issuer.issue(sub="in time"))).subject == "in time"
+        assert jwks_requests(issuer) == requests + 1
+        assert new_kid in keys.state().key_ids
+        assert keys.state().retry_after_until is None
+
+
+async def test_retry_after_is_honoured_up_to_max_refresh_interval_and_only_on_429_and_503(
+    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+) -> None:
+    async with started_verifier(jwks_uri=issuer.jwks_uri) as verifier:
+        keys = verifier.key_store.lookup(issuer.url)
+        assert keys is not None
+        issuer.fail_with(503, headers={"Retry-After": "86400"})
+        clock.advance(901)
+        await keys.refresh()
+        assert keys.state().retry_after_until == clock() + 3600
+
+        issuer.fail_with(500, headers={"Retry-After": "86400"})
+        await keys.refresh()
+        assert keys.state().retry_after_until is None
 
 
 @pytest.fixture
@@ -153,52 +265,52 @@ async def test_the_background_refresher_refreshes_when_due_and_backs_off_on_fail
     await keys.start()
     assert jwks_requests(issuer) == 1
 
-    # It sleeps until the refresh is due (80 % of max-age 900 s), then fetches (a 304).
-    assert EARLIEST * 900 <= await sleep.next_delay() <= LATEST * 900
+    # It sleeps until its slot in the interval (80 % of max-age 900 s), then fetches (a 304);
+    # from then on it refreshes at that slot of every interval.
+    assert EARLIEST * INTERVAL <= await sleep.next_delay() <= LATEST * INTERVAL
     sleep.release()
-    assert EARLIEST * 900 <= await sleep.next_delay() <= LATEST * 900
+    assert await sleep.next_delay() == pytest.approx(INTERVAL)
     assert jwks_requests(issuer) == 2
     assert conditional_requests(issuer) != []
 
-    # The issuer fails: retries after about 1, 2, 4, 8 s.
+    # The issuer fails: retries after a quarter, a half, then a whole interval (stretched by up
+    # to half), while the last good keys serve.
     issuer.fail_with(500)
-    for expected in (1, 2, 4, 8):
+    for failures, expected in enumerate((INTERVAL / 4, INTERVAL / 2, INTERVAL, INTERVAL), start=1):
         sleep.release()
         delay = await sleep.next_delay()
-        assert 0.9 * expected <= delay <= 1.1 * expected
-        assert keys.state().failures == expected.bit_length()
+        assert expected <= delay <= 1.5 * expected
+        assert keys.state().failures == failures
     assert keys.ready()
 
-    # It is back: one success, and the next refresh is a full lifetime away again.
+    # It is back: one success, and the next refresh is at the process's slot again.
     issuer.recover()
     sleep.release()
-    assert EARLIEST * 900 <= await sleep.next_delay() <= LATEST * 900
+    assert EARLIEST * INTERVAL <= await sleep.next_delay() <= LATEST * INTERVAL
     assert keys.state().failures == 0
 
     await keys.stop()
-    assert not issuer.requests.total() > 2 + 2 * 4 + 2  # nothing more after stop()
+    # Nothing more after stop(); the discovered JWKS URL was kept through the failures.
+    assert (discovery_requests(issuer), jwks_requests(issuer)) == (1, 1 + 1 + 4 + 1)
 
 
-async def test_the_refresher_skips_a_refresh_made_unnecessary_by_an_on_demand_one(
-    issuer: LocalIssuer,
-    clock: FakeClock,
-    background_keys: tuple[IssuerKeys, SteppedSleep],
-    monkeypatch: pytest.MonkeyPatch,
+async def test_an_on_demand_fetch_does_not_move_the_refreshers_slot(
+    issuer: LocalIssuer, clock: FakeClock, background_keys: tuple[IssuerKeys, SteppedSleep]
 ) -> None:
-    monkeypatch.setattr("jwks_middleware._keystore._jitter", lambda: 1.0)
     keys, sleep = background_keys
     await keys.start()
-    assert await sleep.next_delay() == 720
-    clock.advance(100)
+    slot_delay = await sleep.next_delay()
+    slot = clock() + slot_delay
+    # A rotation, well before the slot: every process of a fleet fetches in that same second,
+    # and must not all refresh together from then on.
+    clock.advance(max(0.0, slot_delay - 0.1 * INTERVAL) / 2)
     issuer.rotate()
     await keys.find_key(issuer.kid, "RS256")  # the new kid: fetched on demand
     assert jwks_requests(issuer) == 2
+    assert keys.state().next_refresh == slot
 
-    sleep.release()  # wakes at the old refresh time, now not due any more
-    assert await sleep.next_delay() == 100
-    assert jwks_requests(issuer) == 2
-    sleep.release()
-    assert await sleep.next_delay() == 720
+    sleep.release()  # wakes at the slot: refreshes as planned
+    assert await sleep.next_delay() == pytest.approx(INTERVAL)
     assert jwks_requests(issuer) == 3
 
 
@@ -216,9 +328,9 @@ async def test_an_unexpected_error_during_a_fetch_does_not_stop_the_refresher(
         )
         await keys.start()
         assert keys.state().last_error == "unexpected RuntimeError"
-        assert 0.9 <= await sleep.next_delay() <= 1.1  # still scheduled, with backoff
+        assert 1.0 <= await sleep.next_delay() <= 1.5  # still scheduled, with backoff
         sleep.release()
-        assert 1.8 <= await sleep.next_delay() <= 2.2
+        assert 2.0 <= await sleep.next_delay() <= 3.0
         assert keys.state().failures == 2
         await keys.stop()
     assert "unexpected error while fetching the keys" in caplog.text

@@ -1,13 +1,15 @@
 """Key rotation against a real issuer server: a new `kid` costs exactly one fetch, shared by
-every request that needs it, and a key dropped from the JWKS is revoked at the next refresh."""
+every request that needs it, gets through within seconds even right after a stray `kid`, and a
+key dropped from the JWKS is revoked at the next refresh."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 import httpx
 import pytest
-from integration_support import EventLog, FakeClock, VerifierFactory, jwks_requests
+from integration_support import EventLog, FakeClock, VerifierFactory, forged_token, jwks_requests
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
@@ -131,3 +133,55 @@ async def test_tokens_of_kept_keys_stay_valid_across_a_refresh(
         assert len(keys.state().key_ids) == 2
         assert (await verifier.verify(token)).subject == "user-123"
         assert jwks_requests(issuer) == 2
+
+
+def stray_token(issuer: LocalIssuer, clock: FakeClock, kid: str) -> str:
+    """A token naming a kid the issuer never published (a client of another environment)."""
+    now = int(clock())
+    claims = {"iss": issuer.url, "sub": "stray", "aud": issuer.audience, "iat": now, "exp": now + 300}
+    return forged_token(claims, {"alg": "RS256", "kid": kid})
+
+
+async def test_a_rotation_seconds_after_a_stray_kid_is_accepted_a_second_later(
+    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+) -> None:
+    async with started_verifier(refresh_cooldown=30) as verifier:
+        clock.advance(5)
+        with pytest.raises(UnknownKeyError):
+            await verifier.verify(stray_token(issuer, clock, secrets.token_urlsafe(12)))
+        assert jwks_requests(issuer) == 2  # the start-up load and the stray: the bucket is empty
+
+        clock.advance(3)
+        issuer.rotate()  # published and used at once
+        with pytest.raises(UnknownKeyError, match="cooling down"):
+            await verifier.verify(issuer.issue(sub="first"))
+        clock.advance(1)  # the new kid comes back, as valid clients keep sending it
+        assert (await verifier.verify(issuer.issue(sub="second"))).subject == "second"
+        assert jwks_requests(issuer) == 3
+        for n in range(10):
+            await verifier.verify(issuer.issue(sub=f"user-{n}"))
+        assert jwks_requests(issuer) == 3
+
+
+async def test_a_client_that_keeps_sending_a_stray_kid_does_not_hold_up_a_rotation(
+    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+) -> None:
+    stray = stray_token(issuer, clock, secrets.token_urlsafe(12))
+    async with started_verifier(refresh_cooldown=30) as verifier:
+        # The stray token every second: it spends the bucket once per cooldown, nothing more.
+        for second in range(1, 200):
+            clock.advance(1)
+            before = jwks_requests(issuer)
+            with pytest.raises(UnknownKeyError):
+                await verifier.verify(stray)
+            if second > 60 and jwks_requests(issuer) > before:
+                break  # it has just emptied the bucket again
+        assert jwks_requests(issuer) <= 1 + 1 + second // 30
+
+        issuer.rotate()
+        with pytest.raises(UnknownKeyError, match="cooling down"):
+            await verifier.verify(issuer.issue(sub="first"))
+        clock.advance(1)
+        with pytest.raises(UnknownKeyError):
+            await verifier.verify(stray)
+        assert (await verifier.verify(issuer.issue(sub="second"))).subject == "second"

@@ -71,6 +71,8 @@ def test_issuer_options_pass_through_and_merge() -> None:
         "username": {"janedoe"},
     }
     assert (cognito.leeway, cognito.max_keys) == (5.0, 10)
+    auth0 = providers.auth0(AUTH0_DOMAIN, AUTH0_API, fetch_deadline=3, max_refresh_interval=600)
+    assert (auth0.fetch_deadline, auth0.max_refresh_interval, auth0.allow_http) == (3.0, 600.0, False)
     onelogin = providers.onelogin("acme", "t0ken", "client", fetch_headers={"User-Agent": "items-api"})
     assert onelogin.fetch_headers == {"Authorization": "Bearer t0ken", "User-Agent": "items-api"}
     okta = providers.okta(OKTA_DOMAIN, "api://default", algorithms=["RS256", "ES256"], role_claims=["groups"])

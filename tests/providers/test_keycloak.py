@@ -67,3 +67,12 @@ def test_keycloak_server_url_forms() -> None:
             providers.keycloak(url, realm, "items-api")
     with pytest.raises(ValueError, match="client_id"):
         providers.keycloak("https://sso.example.com", "acme", "items-api", client_id="")
+
+
+def test_keycloak_on_a_private_network_needs_the_plain_http_opt_in() -> None:
+    with pytest.raises(ValueError, match="allow_http=True"):
+        providers.keycloak("http://keycloak:8080", "acme", "items-api")
+    issuer = providers.keycloak("http://keycloak:8080", "acme", "items-api", allow_http=True)
+    assert issuer.issuer == "http://keycloak:8080/realms/acme"
+    assert issuer.jwks_uri == "http://keycloak:8080/realms/acme/protocol/openid-connect/certs"
+    assert issuer.allow_http

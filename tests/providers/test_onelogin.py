@@ -9,6 +9,8 @@ from jwks_middleware import providers
 
 pytestmark = pytest.mark.anyio
 
+CLIENT_ID = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d123456"
+
 
 @pytest.fixture
 def anyio_backend() -> str:
@@ -18,7 +20,7 @@ def anyio_backend() -> str:
 async def test_onelogin_key_set_request_carries_the_api_bearer_token() -> None:
     idp = identity_provider("onelogin")
     api_token = idp.provider.data["api_access_token"]
-    issuer = providers.onelogin("acme", api_token, "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d123456")
+    issuer = providers.onelogin("acme", api_token, CLIENT_ID)
     (claims,) = await idp.verify([issuer], "access_token")
     assert claims.roles == {"Engineering", "Admins"}
     assert claims.scopes == {"openid", "profile", "groups"}
@@ -26,6 +28,30 @@ async def test_onelogin_key_set_request_carries_the_api_bearer_token() -> None:
     assert str(request.url) == "https://acme.onelogin.com/oidc/2/certs"
     assert request.headers["Authorization"] == f"Bearer {api_token}"
     assert api_token not in repr(issuer)
+
+
+async def test_onelogin_key_set_is_fetched_without_credentials_when_no_api_token_is_given() -> None:
+    idp = identity_provider("onelogin")
+    issuer = providers.onelogin("acme", audience=CLIENT_ID)
+    (claims,) = await idp.verify([issuer], "access_token")
+    assert claims.roles == {"Engineering", "Admins"}
+    (request,) = idp.requests
+    assert str(request.url) == "https://acme.onelogin.com/oidc/2/certs"
+    assert "authorization" not in request.headers
+
+
+async def test_onelogin_without_an_api_token_still_takes_fetch_headers() -> None:
+    idp = identity_provider("onelogin")
+    issuer = providers.onelogin("acme", audience=CLIENT_ID, fetch_headers={"User-Agent": "items-api"})
+    await idp.verify([issuer], "access_token")
+    (request,) = idp.requests
+    assert request.headers["user-agent"] == "items-api"
+    assert "authorization" not in request.headers
+
+
+def test_onelogin_needs_an_audience() -> None:
+    with pytest.raises(TypeError, match="audience"):
+        providers.onelogin("acme")
 
 
 @pytest.mark.parametrize(
@@ -46,7 +72,7 @@ async def test_onelogin_asks_for_a_current_api_token_before_every_key_fetch() ->
         calls.append("asked")
         return api_token
 
-    issuer = providers.onelogin("acme", current_api_token, "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d123456")
+    issuer = providers.onelogin("acme", current_api_token, CLIENT_ID)
     (claims,) = await idp.verify([issuer], "access_token")
     assert claims.subject
     (request,) = idp.requests
