@@ -101,9 +101,9 @@ class JWKSAuth:
     `realm` goes into every challenge (default: the middleware's realm). `scheme` is the
     OpenAPI security scheme: a FastAPI `HTTPBearer`, `OAuth2AuthorizationCodeBearer`,
     `OAuth2` or `OpenIdConnect` object, only read for its `model` and `scheme_name` (default:
-    HTTP bearer, JWT, named `DEFAULT_SCHEME_NAME`). `cookie_name`, `websocket_query_param`, `websocket_subprotocol` (the route accepts with
-    ``subprotocol=`` that marker) and
-    the verifier options are those of `JWKSMiddleware`.
+    HTTP bearer, JWT, named `DEFAULT_SCHEME_NAME`). `cookie_name`, `websocket_query_param`,
+    `websocket_subprotocol` (the route then accepts with ``subprotocol=`` that marker) and the
+    verifier options are those of `JWKSMiddleware`.
 
     Dependencies: `claims`, `optional_claims`, `require_scopes`, `require_any_scope`,
     `require_roles`, `require_any_role`, `require_claim`. Wiring: `install(app)`, or
