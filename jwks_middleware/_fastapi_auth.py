@@ -12,7 +12,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, Final
 
-import httpx
 from fastapi import Security
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
@@ -28,6 +27,7 @@ from ._events import EventHook, logger
 from ._extract import TokenSources
 from ._fastapi_openapi import bearer_scheme
 from ._fastapi_refusals import AuthHTTPException, refusal_handler
+from ._fetch import HTTPClient
 from ._guards import ClaimName, ClaimsCheck, all_roles, any_role, any_scope, claim_value, names
 from ._issuer import Issuer
 from ._middleware import (
@@ -120,7 +120,7 @@ class JWKSAuth:
         cookie_name: str | None = None,
         websocket_query_param: str | None = None,
         websocket_subprotocol: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: "HTTPClient | None" = None,
         on_event: EventHook | None = None,
         token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE,
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,

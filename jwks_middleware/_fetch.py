@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import re
+import sys
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -17,7 +18,22 @@ from ._config import DEFAULT_KEYS_MAX_AGE, DEFAULT_TIMEOUT, MAX_KEYS_MAX_AGE, MI
 from ._issuer import Issuer, check_fetch_url
 from ._token import loads_strict
 
-__all__ = ["FetchError", "Fetched", "Fetcher", "deadline_of", "discover_jwks_uri", "get_issuer_document"]
+if TYPE_CHECKING:
+    import httpx2
+
+__all__ = [
+    "FetchError",
+    "Fetched",
+    "Fetcher",
+    "HTTPClient",
+    "deadline_of",
+    "discover_jwks_uri",
+    "get_issuer_document",
+]
+
+#: A client for the key fetches: `httpx.AsyncClient`, or `httpx2.AsyncClient` (the maintained
+#: fork of httpx that Starlette's TestClient uses), which has the same API.
+HTTPClient: TypeAlias = "httpx.AsyncClient | httpx2.AsyncClient"
 
 _T = TypeVar("_T")
 
@@ -78,11 +94,13 @@ class Fetcher:
     loop and nothing is left open on shutdown.
     """
 
-    def __init__(self, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, client: HTTPClient | None = None) -> None:
+        if client is not None:
+            _library_of(client)  # another kind of client fails here, at construction
         self._client = client
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[httpx.AsyncClient]:
+    async def session(self) -> AsyncIterator[HTTPClient]:
         """A client for the requests of one refresh."""
         if self._client is not None:
             yield self._client
@@ -92,7 +110,7 @@ class Fetcher:
 
     @staticmethod
     async def get_json(
-        client: httpx.AsyncClient,
+        client: HTTPClient,
         url: str,
         *,
         max_bytes: int,
@@ -113,9 +131,15 @@ class Fetcher:
         request_headers = {"Accept": "application/json", **(headers or {})}
         if etag is not None:
             request_headers["If-None-Match"] = etag
+        library = _library_of(client)
+        stream: Any = client.stream  # the same call on both libraries; each takes its own Timeout
         try:
-            async with client.stream(
-                "GET", url, headers=request_headers, timeout=timeout, follow_redirects=False
+            async with stream(
+                "GET",
+                url,
+                headers=request_headers,
+                timeout=_timeout_for(library, timeout),
+                follow_redirects=False,
             ) as response:
                 cache_control = response.headers.get("cache-control")
                 new_etag = response.headers.get("etag")
@@ -130,9 +154,9 @@ class Fetcher:
                     body += chunk
                     if len(body) > max_bytes:
                         raise FetchError(f"{url} answered more than {max_bytes} bytes")
-        except httpx.TimeoutException:
+        except library.TimeoutException:
             raise FetchError(f"{url} timed out", reached=False) from None
-        except (httpx.HTTPError, httpx.InvalidURL) as error:
+        except (library.HTTPError, library.InvalidURL) as error:
             raise FetchError(f"{url} could not be fetched ({type(error).__name__})", reached=False) from None
         try:
             document = loads_strict(bytes(body))
@@ -141,7 +165,22 @@ class Fetcher:
         return Fetched(document, new_etag, _max_age(cache_control))
 
 
-def _check_response(response: httpx.Response, max_bytes: int) -> None:
+def _library_of(client: object) -> Any:
+    """The module of the client's library, `httpx` or `httpx2`, for its exceptions and Timeout."""
+    for cls in type(client).__mro__:
+        root = cls.__module__.partition(".")[0]
+        if root in ("httpx", "httpx2"):
+            return sys.modules[root]
+    raise TypeError(f"http_client must be an httpx or httpx2 AsyncClient, not {type(client).__name__}")
+
+
+def _timeout_for(library: Any, timeout: httpx.Timeout) -> Any:
+    if library is httpx:
+        return timeout
+    return library.Timeout(connect=timeout.connect, read=timeout.read, write=timeout.write, pool=timeout.pool)
+
+
+def _check_response(response: Any, max_bytes: int) -> None:
     url = str(response.request.url)
     status = response.status_code
     if response.has_redirect_location:  # not `is_redirect`: that is every 3xx, 304 included
@@ -158,7 +197,7 @@ def _check_response(response: httpx.Response, max_bytes: int) -> None:
         raise FetchError(f"{url} answered more than {max_bytes} bytes")
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds a `Retry-After` asks to wait (RFC 9110 section 10.2.3): delay-seconds, or an
     HTTP-date taken relative to the answer's own `Date`, so that clock skew does not count."""
     value = headers.get("retry-after", "").strip()
@@ -203,7 +242,7 @@ async def _by(deadline: float, issuer: Issuer, url: str, work: Awaitable[_T]) ->
 
 
 async def get_issuer_document(
-    client: httpx.AsyncClient,
+    client: HTTPClient,
     issuer: Issuer,
     url: str,
     *,
@@ -217,7 +256,7 @@ async def get_issuer_document(
     )
 
 
-async def _get(client: httpx.AsyncClient, issuer: Issuer, url: str, etag: str | None) -> Fetched:
+async def _get(client: HTTPClient, issuer: Issuer, url: str, etag: str | None) -> Fetched:
     fixed_or_factory = issuer.fetch_headers
     headers: Mapping[str, str] = {}
     if callable(fixed_or_factory):
@@ -239,7 +278,7 @@ async def _get(client: httpx.AsyncClient, issuer: Issuer, url: str, etag: str | 
 
 
 async def discover_jwks_uri(
-    client: httpx.AsyncClient, issuer: Issuer, *, deadline: float | None = None
+    client: HTTPClient, issuer: Issuer, *, deadline: float | None = None
 ) -> tuple[str, str]:
     """The first metadata document that answers for this issuer, and its `jwks_uri`.
 

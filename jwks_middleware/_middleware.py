@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import Final
 
-import httpx
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,6 +29,7 @@ from ._errors import (
 )
 from ._events import EventHook, logger
 from ._extract import TokenSources, is_b64token, is_cors_preflight, without_subprotocol_token
+from ._fetch import HTTPClient
 from ._issuer import Issuer
 from ._responses import send_refusal
 from ._store import IssuerResolver
@@ -105,7 +105,7 @@ class JWKSMiddleware:
         optional: bool = False,
         exclude_paths: Iterable[str] = (),
         realm: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: HTTPClient | None = None,
         cookie_name: str | None = None,
         websocket_query_param: str | None = None,
         websocket_subprotocol: str | None = None,

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from cachetools import LRUCache
 
 from ._config import DEFAULT_RESOLVED_ISSUERS
 from ._events import Events
-from ._fetch import Fetcher
+from ._fetch import Fetcher, HTTPClient
 from ._issuer import Issuer
 from ._keystore import IssuerKeys, IssuerState, KeysRemoved
 
@@ -41,7 +40,7 @@ class KeyStore:
         self,
         issuers: Iterable[Issuer] | IssuerResolver,
         *,
-        http_client: Any = None,
+        http_client: HTTPClient | None = None,
         clock: Callable[[], float],
         events: Events,
         on_keys_removed: KeysRemoved | None = None,

@@ -12,14 +12,13 @@ import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
 
-import httpx
-
 from ._algorithms import algorithm_model
 from ._checks import check_bearer, check_claims, check_header_policy
 from ._claims import Claims
 from ._config import DEFAULT_MAX_TOKEN_BYTES, DEFAULT_RESOLVED_ISSUERS, DEFAULT_TOKEN_CACHE_SIZE
 from ._errors import AuthError, InvalidSignatureError, UntrustedIssuerError
 from ._events import EventHook, Events
+from ._fetch import HTTPClient
 from ._issuer import Issuer
 from ._keys import VerificationKey
 from ._keystore import IssuerKeys
@@ -143,7 +142,7 @@ class TokenVerifier:
         self,
         issuers: Iterable[Issuer] | IssuerResolver,
         *,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: HTTPClient | None = None,
         clock: Callable[[], float] = time.time,
         on_event: EventHook | None = None,
         token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE,
