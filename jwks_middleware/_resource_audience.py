@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from typing import overload
 from urllib.parse import urlsplit
 
 from ._issuer import Issuer
@@ -52,6 +53,10 @@ def issuer_for_resource(issuer: Issuer, resource: str) -> Issuer:
     return bound
 
 
+@overload
+def issuers_for_resource(issuers: IssuerResolver, resource: str) -> IssuerResolver: ...
+@overload
+def issuers_for_resource(issuers: Iterable[Issuer], resource: str) -> list[Issuer]: ...
 def issuers_for_resource(
     issuers: Iterable[Issuer] | IssuerResolver, resource: str
 ) -> list[Issuer] | IssuerResolver:

@@ -8,6 +8,7 @@ import contextlib
 import importlib
 import importlib.util
 import logging
+import re
 import socket
 import sys
 import threading
@@ -27,6 +28,7 @@ from mcp.client.auth.utils import (
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth_utils import check_resource_allowed, resource_url_from_server_url
+from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from jwks_middleware.mcp import CLIENT_ID_CLAIMS, JWKSTokenVerifier, ResourceMetadata
@@ -35,7 +37,10 @@ from jwks_middleware.testing import WRONG_AUDIENCE, LocalIssuer
 pytestmark = pytest.mark.anyio
 
 RESOURCE = "https://mcp.example.test/mcp"
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "mcp_server.py"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "mcp_server.py"
+DOC = ROOT / "docs" / "mcp.md"
+DOC_BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.DOTALL)
 #: How long the loopback server gets to shut down (a real deadline: it ends a thread).
 SHUTDOWN_TIMEOUT = 10.0
 
@@ -234,6 +239,24 @@ async def test_wrap_loads_keys_at_start_up_and_stops_refreshing_at_shutdown() ->
         assert (await outbox.get())["type"] == "lifespan.shutdown.complete"
         await running
         assert asyncio.all_tasks() - before == set()  # nothing left running
+
+
+async def test_in_a_lifespan_of_your_own_the_verifier_is_an_async_context_manager() -> None:
+    with LocalIssuer.serve() as served:
+        before = asyncio.all_tasks()
+        async with JWKSTokenVerifier([served.config()]) as verifier:
+            assert verifier.ready()
+        assert asyncio.all_tasks() - before == set()
+
+
+def test_without_metadata_wrap_serves_no_document(issuer: LocalIssuer) -> None:
+    async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = JWKSTokenVerifier([issuer.config(jwks=issuer.jwks())]).wrap(not_found)
+
+    assert TestClient(app).get("/.well-known/oauth-protected-resource").status_code == 404
 
 
 async def lifespan_only_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -445,3 +468,82 @@ async def test_the_example_accepts_only_its_public_host(mcp_server: Served) -> N
         )
 
     assert response.status_code == 421
+
+
+# -- docs/mcp.md -----------------------------------------------------------------------------
+
+DOC_RESOURCE = "https://mcp.example.com/mcp"
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
+MCP_ACCEPT = {"Accept": "application/json, text/event-stream"}
+
+
+@pytest.mark.parametrize("block", DOC_BLOCKS, ids=[f"block{index}" for index in range(len(DOC_BLOCKS))])
+def test_every_python_block_of_the_docs_compiles(block: str) -> None:
+    compile(block, str(DOC), "exec")
+
+
+@pytest.fixture
+def doc_issuer() -> Iterator[LocalIssuer]:
+    with LocalIssuer.serve(audience=DOC_RESOURCE) as issuer:
+        yield issuer
+
+
+def run_doc_blocks(count: int, issuer: LocalIssuer) -> dict[str, Any]:
+    """The first `count` blocks of docs/mcp.md, with the local issuer in place of the docs' one."""
+    namespace: dict[str, Any] = {}
+    for block in DOC_BLOCKS[:count]:
+        exec(block.replace('"https://auth.example.com/"', repr(issuer.url)), namespace)  # noqa: S102
+    return namespace
+
+
+def check_doc_app(client: TestClient, issuer: LocalIssuer, verifier: JWKSTokenVerifier) -> None:
+    """What the docs say clients see, from a started app."""
+    assert verifier.ready()  # loaded at start-up
+    document = client.get("/.well-known/oauth-protected-resource/mcp").json()
+    refused = client.post("/mcp", json=INITIALIZE, headers=MCP_ACCEPT)
+    token = issuer.issue(scopes=["notes:read"])
+    accepted = client.post(
+        "/mcp", json=INITIALIZE, headers={**MCP_ACCEPT, "Authorization": f"Bearer {token}"}
+    )
+
+    assert document["authorization_servers"] == [issuer.url]
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"] == (
+        'Bearer error="invalid_token", error_description="Authentication required", '
+        'resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"'
+    )
+    assert accepted.status_code == 200
+    assert '"serverInfo"' in accepted.text
+
+
+def test_the_docs_server_answers_as_the_docs_say(doc_issuer: LocalIssuer) -> None:
+    namespace = run_doc_blocks(1, doc_issuer)
+
+    with TestClient(namespace["app"], base_url="https://mcp.example.com") as client:
+        check_doc_app(client, doc_issuer, namespace["verifier"])
+
+
+def test_the_docs_server_mounted_in_a_larger_app_answers_the_same(doc_issuer: LocalIssuer) -> None:
+    namespace = run_doc_blocks(2, doc_issuer)
+
+    with TestClient(namespace["app"], base_url="https://mcp.example.com") as client:
+        check_doc_app(client, doc_issuer, namespace["verifier"])
+        assert client.get("/health").text == "ok"
+
+
+async def test_the_docs_test_helper_calls_a_server(mcp_server: Served) -> None:
+    namespace: dict[str, Any] = {}
+    exec(DOC_BLOCKS[2], namespace)  # noqa: S102 - our own docs
+
+    answer = await namespace["call_whoami"](mcp_server.resource, mcp_server.issuer)
+
+    assert "'subject': 'user-123'" in answer
