@@ -5,15 +5,18 @@ lives (`resource_metadata="..."`, RFC 9728 section 5.1); the metadata names the 
 servers that issue tokens for it, the scopes it knows and how tokens may be presented. MCP
 clients require this to find where to get a token.
 
-Wiring into a middleware (a few lines; nothing here depends on the middleware)::
+Wiring it into a middleware takes a few lines (nothing here depends on the middleware)::
 
-    metadata.well_known_path       # serve `metadata` (an ASGI app) at this exact path,
-                                   # before authentication, for `http` scopes
-    metadata.challenge_parameter   # append to the parameters of every 401/403 challenge
-    issuers_for_resource(issuers, metadata.resource)  # RFC 8707: `aud` must name the resource
-                                   # (from `_resource_audience`)
+    # at construction (RFC 8707; `issuers_for_resource` is in `_resource_audience`):
+    issuers = issuers_for_resource(issuers, metadata.resource)
+    # first thing for an `http` scope, before any token is looked at (CORS preflights too):
+    if scope["path"] == metadata.well_known_path:
+        await metadata(scope, receive, send)
+        return
+    # in every 401 and 403 `Bearer` challenge, after the RFC 6750 parameters:
+    params.append(metadata.challenge_parameter)
 
-`ResourceMetadataMiddleware` does the first of these in front of any ASGI app.
+`ResourceMetadataMiddleware` does the second in front of any ASGI app.
 """
 
 from __future__ import annotations
@@ -83,7 +86,11 @@ class ResourceMetadata:
     resource_policy_uri: str | None
     resource_tos_uri: str | None
     cache_max_age: int
-    _body: bytes = field(repr=False, compare=False)
+    # Made once: the wiring reads them on every request.
+    _body: bytes = field(init=False, repr=False, compare=False)
+    _path: str = field(init=False, repr=False, compare=False)
+    _challenge: str = field(init=False, repr=False, compare=False)
+    _audiences: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __init__(
         self,
@@ -147,6 +154,9 @@ class ResourceMetadata:
         for name, value in values.items():
             object.__setattr__(self, name, value)
         object.__setattr__(self, "_body", json.dumps(self.document(), separators=(",", ":")).encode())
+        object.__setattr__(self, "_path", well_known_path(resource))
+        object.__setattr__(self, "_challenge", challenge_parameter(metadata_url(resource)))
+        object.__setattr__(self, "_audiences", resource_audiences(resource))
 
     def document(self) -> dict[str, Any]:
         """The metadata as JSON members (RFC 9728 section 2); empty and default members left out,
@@ -176,7 +186,7 @@ class ResourceMetadata:
     @property
     def well_known_path(self) -> str:
         """The path the document is served at (see `well_known_path()`)."""
-        return well_known_path(self.resource)
+        return self._path
 
     @property
     def url(self) -> str:
@@ -186,12 +196,12 @@ class ResourceMetadata:
     @property
     def challenge_parameter(self) -> str:
         """``resource_metadata="<url>"``: the parameter every 401 challenge carries (section 5.1)."""
-        return challenge_parameter(self.url)
+        return self._challenge
 
     @property
     def audiences(self) -> frozenset[str]:
         """The `aud` values a token for this resource may carry (see `resource_audiences()`)."""
-        return resource_audiences(self.resource)
+        return self._audiences
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # a WebSocket handshake to a document: refused

@@ -27,7 +27,9 @@ from mcp.client.auth.utils import (
 )
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from mcp.server.auth.routes import build_resource_metadata_url
 from mcp.shared.auth_utils import check_resource_allowed, resource_url_from_server_url
+from pydantic import AnyHttpUrl
 from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
@@ -263,6 +265,15 @@ async def lifespan_only_app(scope: Scope, receive: Receive, send: Send) -> None:
     while (await receive())["type"] == "lifespan.startup":
         await send({"type": "lifespan.startup.complete"})
     await send({"type": "lifespan.shutdown.complete"})
+
+
+@pytest.mark.parametrize(
+    "resource",
+    ["https://mcp.example.test", "https://mcp.example.test/", RESOURCE, "http://127.0.0.1:8000/v1/mcp/"],
+)
+def test_the_metadata_url_is_the_one_the_sdk_puts_in_its_challenge(resource: str) -> None:
+    # The SDK writes the challenge (from `auth_settings`), `wrap` serves the document: same URL.
+    assert ResourceMetadata(resource).url == str(build_resource_metadata_url(AnyHttpUrl(resource)))
 
 
 def test_without_the_sdk_the_module_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:

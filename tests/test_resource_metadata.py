@@ -3,6 +3,7 @@ challenge parameter, and the RFC 8707 audience of a resource."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -84,6 +85,14 @@ def test_metadata_is_immutable_comparable_and_keeps_the_first_of_duplicates() ->
     assert hash(configured) == hash(metadata(scopes_supported=["b", "a"]))
     with pytest.raises(AttributeError):
         configured.resource = "https://elsewhere.test"  # type: ignore[misc]
+
+
+def test_a_changed_copy_is_checked_again() -> None:
+    changed = dataclasses.replace(metadata(), scopes_supported=["notes:read"])
+
+    assert changed.document()["scopes_supported"] == ["notes:read"]
+    with pytest.raises(ValueError, match="https"):
+        dataclasses.replace(changed, resource="http://api.example.test/mcp")
 
 
 @pytest.mark.parametrize(
