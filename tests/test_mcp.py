@@ -30,6 +30,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.server.auth.routes import build_resource_metadata_url
 from mcp.shared.auth_utils import check_resource_allowed, resource_url_from_server_url
 from pydantic import AnyHttpUrl
+from sse_starlette.sse import AppStatus
 from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
@@ -45,11 +46,21 @@ DOC = ROOT / "docs" / "mcp.md"
 DOC_BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.DOTALL)
 #: How long the loopback server gets to shut down (a real deadline: it ends a thread).
 SHUTDOWN_TIMEOUT = 10.0
+#: HTTP timeout of the test clients: the SDK's own default for MCP requests (httpx's is 5 s).
+CLIENT_TIMEOUT = 30.0
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def sse_streams_not_shut_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sse-starlette (the SDK's SSE responses) ends every stream at once after any uvicorn server
+    of the process has handled a Ctrl-C (the demo's tests send one): a process-wide flag that
+    nothing resets. Each test here starts with it down."""
+    monkeypatch.setattr(AppStatus, "should_exit", False)
 
 
 @pytest.fixture
@@ -344,7 +355,9 @@ async def mcp_session(
 
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     async with (
-        httpx2.AsyncClient(headers=headers, event_hooks={"response": [record]}) as http,
+        httpx2.AsyncClient(
+            headers=headers, event_hooks={"response": [record]}, timeout=CLIENT_TIMEOUT
+        ) as http,
         streamable_http_client(url, http_client=http) as (read, write),
         ClientSession(read, write) as session,
     ):
@@ -408,7 +421,7 @@ async def test_the_sdk_client_is_refused_with_a_challenge_naming_the_metadata(
 async def test_a_token_without_the_servers_scope_is_forbidden(mcp_server: Served) -> None:
     token = mcp_server.issuer.issue(audience=mcp_server.resource, scopes=["profile"])
 
-    async with httpx2.AsyncClient() as http:
+    async with httpx2.AsyncClient(timeout=CLIENT_TIMEOUT) as http:
         response = await http.post(
             mcp_server.resource,
             json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
@@ -421,7 +434,7 @@ async def test_a_token_without_the_servers_scope_is_forbidden(mcp_server: Served
 
 
 async def test_mcp_clients_discover_the_authorization_server_from_the_metadata(mcp_server: Served) -> None:
-    async with httpx2.AsyncClient() as http:
+    async with httpx2.AsyncClient(timeout=CLIENT_TIMEOUT) as http:
         refusal = await http.post(mcp_server.resource, json={})
         urls = build_protected_resource_metadata_discovery_urls(
             extract_resource_metadata_from_www_auth(refusal), mcp_server.resource
@@ -444,7 +457,7 @@ async def test_mcp_clients_discover_the_authorization_server_from_the_metadata(m
 async def test_a_browser_client_reads_the_metadata_from_another_origin(mcp_server: Served) -> None:
     origin = {"Origin": "https://inspector.example.test"}
 
-    async with httpx2.AsyncClient() as http:
+    async with httpx2.AsyncClient(timeout=CLIENT_TIMEOUT) as http:
         preflight = await http.options(
             mcp_server.metadata_url,
             headers={
@@ -467,7 +480,7 @@ async def test_a_browser_client_reads_the_metadata_from_another_origin(mcp_serve
 async def test_the_example_accepts_only_its_public_host(mcp_server: Served) -> None:
     token = mcp_server.issuer.issue(audience=mcp_server.resource, scopes=["notes:read"])
 
-    async with httpx2.AsyncClient() as http:
+    async with httpx2.AsyncClient(timeout=CLIENT_TIMEOUT) as http:
         response = await http.post(
             mcp_server.resource,
             json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
