@@ -88,7 +88,7 @@ def test_metadata_is_immutable_comparable_and_keeps_the_first_of_duplicates() ->
 
 
 def test_a_changed_copy_is_checked_again() -> None:
-    changed = dataclasses.replace(metadata(), scopes_supported=["notes:read"])
+    changed = dataclasses.replace(metadata(), scopes_supported=("notes:read",))
 
     assert changed.document()["scopes_supported"] == ["notes:read"]
     with pytest.raises(ValueError, match="https"):
