@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
@@ -104,7 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> int:
-    """Run a command; return its exit status."""
+    """Run a command; return its exit status. Never a traceback: a closed pipe ends quietly
+    with the verdict's status, an interrupt or an unexpected failure in one line."""
+    try:
+        return _run(argv, stdin)
+    except KeyboardInterrupt:
+        _say("jwks-middleware: interrupted")
+        return 130
+    except Exception as error:  # noqa: BLE001 - one clear line instead of a traceback
+        _say(f"jwks-middleware: unexpected {type(error).__name__}: {str(error)[:200]}")
+        return 2
+
+
+def _run(argv: Sequence[str] | None, stdin: TextIO | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
         from ._demo import run_demo  # imports the testing kit and, inside, uvicorn
@@ -173,14 +186,26 @@ def _issuer(
 
 
 def _emit(result: dict[str, Any], as_json: bool, formatter: Callable[[dict[str, Any]], str]) -> None:
-    print(json.dumps(result, indent=2, ensure_ascii=False) if as_json else formatter(result))
+    text = json.dumps(result, indent=2, ensure_ascii=False) if as_json else formatter(result)
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # The reader went away (`| head -1`): what it read is all it wanted. Point stdout at
+        # the null device, so that the flush at exit fails no more, and keep the verdict's status.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def _say(message: str) -> None:
+    with contextlib.suppress(OSError):  # stderr closed too: nothing left to tell
+        print(message, file=sys.stderr, flush=True)
 
 
 def _fail(message: str, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"error": message}, indent=2))
     else:
-        print(f"jwks-middleware: {message}", file=sys.stderr)
+        _say(f"jwks-middleware: {message}")
     return 2
 
 

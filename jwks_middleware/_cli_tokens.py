@@ -33,9 +33,21 @@ class TokenInputError(ValueError):
     """No usable token was given on the command line or stdin."""
 
 
+#: More than any token: larger input is refused before it is read whole.
+_MAX_INPUT_CHARACTERS = 1024 * 1024
+
+
 def read_token(argument: str, stdin: TextIO) -> str:
     """The token argument, or stdin when it is `-`; a pasted `Bearer ` prefix is dropped."""
-    text = stdin.read() if argument == "-" else argument
+    if argument == "-":
+        try:
+            text = stdin.read(_MAX_INPUT_CHARACTERS + 1)
+        except UnicodeDecodeError:
+            raise TokenInputError("the standard input is not text (a token is ASCII)") from None
+        if len(text) > _MAX_INPUT_CHARACTERS:
+            raise TokenInputError(f"the standard input holds more than {_MAX_INPUT_CHARACTERS} characters")
+    else:
+        text = argument
     text = text.strip()
     if text[:7].lower() == "bearer ":
         text = text[7:].strip()

@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from tokens import public_jwk, rsa_key, self_signed_certificate, short_rsa_jwk
 
+from jwks_middleware import _cli as cli_module
 from jwks_middleware._cli import main
 from jwks_middleware.testing import WRONG_AUDIENCE, LocalIssuer
 
@@ -484,3 +485,114 @@ def test_help_lists_the_commands_and_exit_statuses(capsys: pytest.CaptureFixture
     assert exited.value.code == 0
     assert all(command in out for command in ("verify", "keys", "decode", "demo"))
     assert "Exit status: 0 valid, 1 refused, 2 could not check" in out
+
+
+# -- never a traceback ---------------------------------------------------------------------
+
+
+def run_with_closed_stdout(*argv: str, stdin: str = "") -> tuple[int, str]:
+    """Run the command line with its stdout a pipe whose reader is already gone (`| head -0`)."""
+    process = subprocess.Popen(  # noqa: S603 - our interpreter, our arguments
+        [sys.executable, "-m", "jwks_middleware", *argv],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    process.stdout.close()
+    _, err = process.communicate(stdin, timeout=60)
+    return process.returncode, err
+
+
+@pytest.mark.parametrize(
+    ("command", "status"),
+    [
+        pytest.param(lambda issuer: verify_args(issuer, issuer.issue()), 0, id="verify-valid"),
+        pytest.param(lambda issuer: verify_args(issuer, issuer.expired_token()), 1, id="verify-refused"),
+        pytest.param(lambda issuer: ["keys", "--issuer", issuer.url], 0, id="keys"),
+        pytest.param(lambda issuer: ["decode", issuer.issue()], 0, id="decode"),
+        pytest.param(lambda issuer: ["decode", "--json", issuer.issue()], 0, id="decode-json"),
+    ],
+)
+def test_a_closed_pipe_ends_quietly_with_the_verdicts_status(
+    issuer: LocalIssuer, command: Callable[[LocalIssuer], list[str]], status: int
+) -> None:
+    assert run_with_closed_stdout(*command(issuer)) == (status, "")
+
+
+def test_a_closed_pipe_after_the_first_line_ends_quietly(issuer: LocalIssuer) -> None:
+    # `jwks-middleware decode TOKEN | head -1` with an output larger than the pipe's buffer.
+    token = issuer.issue(groups=[f"group-{number}" for number in range(8000)])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jwks_middleware", "decode", "--json", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdin.write(token.encode())
+    process.stdin.close()
+    assert process.stdout.readline() == b"{\n"
+    process.stdout.close()
+    assert process.wait(timeout=60) == 0
+    assert process.stderr.read() == b""
+    process.stderr.close()
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        pytest.param("", "no token given", id="empty"),
+        pytest.param("x" * (1024 * 1024 + 1), "more than 1048576 characters", id="huge"),
+    ],
+)
+def test_garbage_on_stdin_gives_one_clear_line(stdin: str, message: str) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "jwks_middleware", "decode", "-"],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    assert completed.stderr.count("\n") == 1
+    assert message in completed.stderr
+
+
+def test_binary_input_is_refused_without_a_traceback() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "jwks_middleware", "decode", "-"],
+        input=bytes(range(256)) * 4,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode in (1, 2)
+    assert b"Traceback" not in completed.stderr + completed.stdout
+
+
+def test_an_unexpected_failure_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(cli_module, "_issuer", broken)
+    assert main(["keys", "--issuer", "https://issuer.example"]) == 2
+    assert capsys.readouterr().err == "jwks-middleware: unexpected RuntimeError: disk on fire\n"
+
+
+def test_an_interrupt_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_module, "_issuer", interrupted)
+    assert main(["keys", "--issuer", "https://issuer.example"]) == 130
+    assert capsys.readouterr().err == "jwks-middleware: interrupted\n"
