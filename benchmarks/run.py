@@ -66,7 +66,7 @@ SERVER_REQUESTS: Final = 1500  # per contender and round
 # Measured once before the hot-path optimisations (ratios to bare Starlette, RS256), with this
 # harness on the machine of RESULTS.md: the hot-path modules as of commit ed9c5e0.
 BEFORE: Final = {"cached": 1.53, "first": 7.62, "pyjwt": 1.76}
-# Targets of issue 7.
+# Speed targets.
 CACHED_TARGET: Final = 1.05
 FIRST_SIGHT_TARGET: Final = 3.5
 PYJWT_TARGET: Final = 3.4
@@ -325,7 +325,7 @@ def render(results: Results, options: Options) -> str:
         f"{BEFORE['cached']}x, new token {BEFORE['first']}x bare Starlette, {BEFORE['pyjwt']}x faster "
         "than the PyJWT middleware on a new token."
     )
-    lines += ["", "## Targets (issue 7)", ""]
+    lines += ["", "## Targets", ""]
     rows = [
         [target.name, target.goal, target.measured, "met" if target.met else "**missed**"]
         for target in targets(results)
