@@ -1,6 +1,11 @@
-"""Developer tasks: `nox -s tests`, `lint`, `typecheck`, `demo`, `bench`."""
+"""Developer tasks: `nox -s tests`, `lint`, `typecheck`, `demo`, `bench`, `build`."""
 
 from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
 
 import nox
 
@@ -54,3 +59,37 @@ def bench(session: nox.Session) -> None:
     """Benchmarks against peers; rewrites benchmarks/RESULTS.md."""
     session.install("-e", ".[fastapi]", *_group("bench"))
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """The sdist and wheel, checked (metadata, README rendering, contents), then the wheel
+    installed into a fresh virtual environment where the demo's smoke test runs."""
+    session.install("build", "twine")
+    dist = Path("dist")
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist))
+    artifacts = sorted(str(path) for path in dist.iterdir())
+    session.run("twine", "check", "--strict", *artifacts)
+    (wheel,) = dist.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    if "jwks_middleware/py.typed" not in names:
+        session.error("the wheel lacks jwks_middleware/py.typed")
+    if any(name.startswith(("tests/", "examples/", "benchmarks/")) for name in names):
+        session.error("the wheel holds tests, examples or benchmarks")
+    fresh = Path(session.create_tmp()) / "fresh-venv"
+    shutil.rmtree(fresh, ignore_errors=True)
+    session.run("python", "-m", "venv", str(fresh))
+    python = str((fresh / "bin" / "python").absolute())
+    session.run(python, "-m", "pip", "install", "--quiet", f"{wheel.resolve()}[demo]", external=True)
+    session.run(str(fresh / "bin" / "jwks-middleware"), "demo", "--smoke", external=True)
+    # A user's own project, tested as docs/testing.md says: the `testing` extra, plain pytest,
+    # no configuration of ours, and no warning allowed.
+    session.run(python, "-m", "pip", "install", "--quiet", f"{wheel.resolve()}[testing]", external=True)
+    # Outside this checkout, so that no configuration of ours is found above it.
+    project = Path(tempfile.mkdtemp(prefix="user-project-"))
+    for name in ("starlette_app.py", "test_my_app.py"):
+        shutil.copy(Path("examples") / name, project / name)
+    with session.chdir(project):
+        session.run(python, "-m", "pytest", "-W", "error", "-q", "-p", "no:cacheprovider", external=True)
+    shutil.rmtree(project)
