@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import re
 import sys
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from urllib.parse import urlsplit
 
 import httpx
@@ -34,8 +35,6 @@ __all__ = [
 #: A client for the key fetches: `httpx.AsyncClient`, or `httpx2.AsyncClient` (the maintained
 #: fork of httpx that Starlette's TestClient uses), which has the same API.
 HTTPClient: TypeAlias = "httpx.AsyncClient | httpx2.AsyncClient"
-
-_T = TypeVar("_T")
 
 _MAX_AGE: Final = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
 # More digits than this is beyond the 24 h ceiling anyway (and int() refuses > 4300 digits).
@@ -230,17 +229,6 @@ def deadline_of(issuer: Issuer) -> float:
     return asyncio.get_running_loop().time() + issuer.fetch_deadline
 
 
-async def _by(deadline: float, issuer: Issuer, url: str, work: Awaitable[_T]) -> _T:
-    # Per-read timeouts alone let a server that sends a byte every few seconds hold a fetch
-    # for ever; this bounds the whole of it, headers, body and `fetch_headers` included.
-    try:
-        return await asyncio.wait_for(work, max(0.0, deadline - asyncio.get_running_loop().time()))
-    except asyncio.TimeoutError:
-        raise FetchError(
-            f"{url} was not fetched within the fetch deadline ({issuer.fetch_deadline:g} s)", reached=False
-        ) from None
-
-
 async def get_issuer_document(
     client: HTTPClient,
     issuer: Issuer,
@@ -251,8 +239,14 @@ async def get_issuer_document(
 ) -> Fetched:
     """GET one of an issuer's documents with that issuer's limits, timeout and headers, over by
     `deadline` (event loop time; by default `issuer.fetch_deadline` from now)."""
-    return await _by(
-        deadline_of(issuer) if deadline is None else deadline, issuer, url, _get(client, issuer, url, etag)
+    remaining = (deadline_of(issuer) if deadline is None else deadline) - asyncio.get_running_loop().time()
+    # Per-read timeouts alone let a server that sends a byte every few seconds hold a fetch for
+    # ever; this bounds the whole of it, headers, body and `fetch_headers` included.
+    if remaining > 0:
+        with contextlib.suppress(asyncio.TimeoutError):
+            return await asyncio.wait_for(_get(client, issuer, url, etag), remaining)
+    raise FetchError(
+        f"{url} was not fetched within the fetch deadline ({issuer.fetch_deadline:g} s)", reached=False
     )
 
 

@@ -254,10 +254,10 @@ class IssuerKeys:
         moved = status in _MOVED and self._jwks_uri is not None and self.issuer.jwks_uri is None
         if moved and not self._rediscovered:  # the discovered JWKS is gone: discover it again
             self._jwks_uri, self._rediscovered = None, True
-        retry_after = self._schedule.honoured(fetch_error.retry_after if fetch_error is not None else None)
-        self._retry_after_until = None if retry_after is None else now + retry_after
+        hold = self._schedule.honoured(fetch_error.retry_after if fetch_error is not None else None)
+        self._retry_after_until = None if hold is None else now + hold
         self._next_refresh = self._schedule.after_failure(
-            now, self._failures, self._lifetime, has_keys=self.ready(), retry_after=retry_after
+            now, self._failures, self._lifetime, has_keys=self.ready(), hold=hold
         )
         self._events.emit("fetch_failed", self.issuer.issuer, error)
         if self._ring is not None:

@@ -50,13 +50,14 @@ class RefreshSchedule:
         return periods * interval + offset
 
     def after_failure(
-        self, now: float, failures: int, lifetime: float, *, has_keys: bool, retry_after: float | None = None
+        self, now: float, failures: int, lifetime: float, *, has_keys: bool, hold: float | None = None
     ) -> float:
-        """When to try again after `failures` failed fetches in a row."""
+        """When to try again after `failures` failed fetches in a row; never within `hold`
+        seconds (a `Retry-After`, as `honoured`)."""
         interval = self.interval(lifetime)
         delay = _retry_delay(failures, interval, has_keys=has_keys)
         delay *= 1.0 + RETRY_SPREAD * random.random()  # noqa: S311 - spreads retries only
-        return now + max(delay, self.honoured(retry_after) or 0.0)
+        return now + max(delay, hold or 0.0)
 
     def honoured(self, retry_after: float | None) -> float | None:
         """How much of a `Retry-After` is honoured: all of it, up to `max_interval`."""

@@ -608,7 +608,7 @@ def test_slow_down_delays_the_answer_past_a_client_timeout(served: LocalIssuer) 
 
 
 def test_trickle_sends_the_body_a_byte_at_a_time(served: LocalIssuer) -> None:
-    served.trickle(0.05, path=served.jwks_uri, times=1)
+    served.trickle(0.001, path=served.jwks_uri, times=1)
     expected = len(json.dumps(served.jwks(), separators=(",", ":")))
     with (
         httpx.Client(timeout=httpx.Timeout(1.0)) as client,
@@ -618,7 +618,9 @@ def test_trickle_sends_the_body_a_byte_at_a_time(served: LocalIssuer) -> None:
         assert response.headers["content-length"] == str(expected)
         raw = response.iter_raw()
         chunks = [next(raw) for _ in range(3)]
+        body = b"".join([*chunks, *raw])
     assert [len(chunk) for chunk in chunks] == [1, 1, 1]
+    assert json.loads(body) == served.jwks()
     with pytest.raises(ValueError, match="positive"):
         served.trickle(0)
 

@@ -314,6 +314,25 @@ async def test_an_on_demand_fetch_does_not_move_the_refreshers_slot(
     assert jwks_requests(issuer) == 3
 
 
+async def test_an_on_demand_fetch_just_before_the_slot_skips_that_refresh(
+    issuer: LocalIssuer, clock: FakeClock, background_keys: tuple[IssuerKeys, SteppedSleep]
+) -> None:
+    keys, sleep = background_keys
+    await keys.start()
+    slot_delay = await sleep.next_delay()
+    clock.advance(slot_delay - 1)  # a second before the slot
+    issuer.rotate()
+    await keys.find_key(issuer.kid, "RS256")
+    assert keys.state().next_refresh == pytest.approx(clock() + 1 + INTERVAL)  # no fetch back to back
+
+    sleep.release()  # wakes at the old slot: not due any more, sleeps to the next one
+    assert await sleep.next_delay() == pytest.approx(INTERVAL)
+    assert jwks_requests(issuer) == 2
+    sleep.release()
+    assert await sleep.next_delay() == pytest.approx(INTERVAL)
+    assert jwks_requests(issuer) == 3
+
+
 async def test_an_unexpected_error_during_a_fetch_does_not_stop_the_refresher(
     issuer: LocalIssuer, clock: FakeClock, event_log: EventLog, caplog: pytest.LogCaptureFixture
 ) -> None:
