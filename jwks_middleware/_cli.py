@@ -25,6 +25,7 @@ from typing import Any, TextIO
 from . import __version__
 from ._cli_format import format_decoded, format_keys, format_verdict
 from ._cli_keys import KeySetFetchError, list_keys
+from ._cli_presets import PRESETS, preset_issuer, read_secret
 from ._cli_tokens import EXIT_STATUS, TokenInputError, decode_token, read_token, verify_token
 from ._config import DEFAULT_LEEWAY
 from ._events import logger
@@ -53,7 +54,33 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
     )
     _token_argument(verify)
-    _issuer_arguments(verify)
+    _issuer_arguments(verify, required=False)
+    verify.add_argument(
+        "--preset",
+        metavar="NAME",
+        choices=sorted(PRESETS),
+        help="check what an app using this provider preset checks, instead of --issuer: "
+        + ", ".join(sorted(PRESETS)),
+    )
+    verify.add_argument(
+        "--preset-arg",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an argument of the preset, named as in jwks_middleware.providers (repeatable; a name "
+        "given twice is a list), e.g. --preset cognito --preset-arg region=eu-west-1 "
+        "--preset-arg user_pool_id=eu-west-1_AbC --preset-arg client_ids=app --preset-arg token_use=access",
+    )
+    verify.add_argument(
+        "--secret-env",
+        metavar="VAR",
+        help="for HS256/384/512 tokens: the environment variable holding the shared secret",
+    )
+    verify.add_argument(
+        "--secret-file",
+        metavar="PATH",
+        help="for HS256/384/512 tokens: a file holding the shared secret (trailing newline dropped)",
+    )
     verify.add_argument(
         "--audience",
         action="append",
@@ -64,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--algorithm",
         action="append",
         metavar="ALG",
-        help="an allowed JWS algorithm (repeatable; default: every asymmetric one)",
+        help="an allowed JWS algorithm (repeatable; default: every asymmetric one; HS256/384/512 "
+        "need the shared secret through --secret-env or --secret-file)",
     )
     verify.add_argument(
         "--leeway", type=float, default=DEFAULT_LEEWAY, metavar="N", help="clock skew allowed, in seconds"
@@ -130,10 +158,7 @@ def _run(argv: Sequence[str] | None, stdin: TextIO | None) -> int:
             decoded = decode_token(token)
             _emit(decoded, as_json, format_decoded)
             return 0 if decoded["header"] is not None and decoded["claims"] is not None else 1
-        if args.command == "verify":
-            issuer = _issuer(args, audiences=args.audience, algorithms=args.algorithm, leeway=args.leeway)
-        else:
-            issuer = _issuer(args)
+        issuer = _verify_issuer(args, token) if args.command == "verify" else _issuer(args)
     except (TokenInputError, ValueError, TypeError) as error:
         return _fail(f"error: {error}", as_json)
     with _library_log(verbose=args.verbose):
@@ -158,14 +183,44 @@ def _token_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("token", metavar="TOKEN", help="the token, or '-' to read it from stdin")
 
 
-def _issuer_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--issuer", required=True, metavar="URL", help="the issuer: the tokens' exact 'iss'")
+def _issuer_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    parser.add_argument(
+        "--issuer", required=required, metavar="URL", help="the issuer: the tokens' exact 'iss'"
+    )
     parser.add_argument("--jwks-uri", metavar="U", help="the JWKS URL (default: found through discovery)")
 
 
 def _output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
     parser.add_argument("-v", "--verbose", action="store_true", help="log the library's events to stderr")
+
+
+def _verify_issuer(args: argparse.Namespace, token: str) -> Issuer:
+    """The `Issuer` of `verify`: a provider preset, or --issuer with the other options."""
+    if args.preset is not None:
+        if args.issuer or args.audience or args.secret_env or args.secret_file:
+            raise ValueError("--preset replaces --issuer, --audience and secrets: give its arguments instead")
+        return preset_issuer(args.preset, args.preset_arg, token, jwks_uri=args.jwks_uri, leeway=args.leeway)
+    if args.preset_arg:
+        raise ValueError("--preset-arg needs --preset")
+    if not args.issuer:
+        raise ValueError("give --issuer URL (or --preset NAME)")
+    secret = read_secret(env=args.secret_env, file=args.secret_file)
+    if secret is None and any(name.upper().startswith("HS") for name in args.algorithm or ()):
+        raise ValueError(
+            "HS256/384/512 tokens are checked with the shared secret: give --secret-env VAR "
+            "(an environment variable holding it) or --secret-file PATH"
+        )
+    if secret is None:
+        return _issuer(args, audiences=args.audience, algorithms=args.algorithm, leeway=args.leeway)
+    return Issuer(
+        args.issuer,
+        audience=args.audience,
+        verify_audience=bool(args.audience),
+        secret=secret,
+        algorithms=args.algorithm,
+        leeway=args.leeway,
+    )
 
 
 def _issuer(
