@@ -29,18 +29,21 @@ LEVELS: Final = {
     "refresh_cooldown": logging.INFO,
     "plain_http_allowed": logging.WARNING,
     "token_refused": logging.DEBUG,
+    "token_verified": logging.DEBUG,
     "unexpected_error": logging.ERROR,
 }
 
 
 @dataclass(frozen=True)
 class AuthEvent:
-    """Something worth knowing: `kind` is a key of `LEVELS`, `reason` refines refusals."""
+    """Something worth knowing: `kind` is a key of `LEVELS`, `reason` refines refusals;
+    `duration` is how long a verification or a key fetch took, in seconds (None for the rest)."""
 
     kind: str
     issuer: str | None
     detail: str = ""
     reason: str | None = None
+    duration: float | None = None
 
 
 EventHook = Callable[[AuthEvent], None]
@@ -56,7 +59,15 @@ class Events:
         #: (a repeated token answered from the cache costs a lookup and is not counted).
         self.counters: Counter[tuple[str | None, str]] = Counter()
 
-    def emit(self, kind: str, issuer: str | None, detail: str = "", *, reason: str | None = None) -> None:
+    def emit(
+        self,
+        kind: str,
+        issuer: str | None,
+        detail: str = "",
+        *,
+        reason: str | None = None,
+        duration: float | None = None,
+    ) -> None:
         """Count an event, log it and pass it to the hook (whose errors are logged, not raised)."""
         self.counters[issuer, kind if reason is None else f"{kind}:{reason}"] += 1
         level = LEVELS[kind]
@@ -64,7 +75,17 @@ class Events:
             logger.log(level, "%s issuer=%s %s", kind, issuer, detail)
         if self._hook is not None:
             try:
-                self._hook(AuthEvent(kind, issuer, detail, reason))
+                self._hook(AuthEvent(kind, issuer, detail, reason, duration))
+            except Exception:  # a broken hook must never break authentication
+                logger.exception("the event hook raised")
+
+    def verified(self, issuer: str, duration: float) -> None:
+        """A token verified for the first time: counted, and passed to the hook (not logged:
+        this is the path of every new token)."""
+        self.counters[issuer, "verified"] += 1
+        if self._hook is not None:
+            try:
+                self._hook(AuthEvent("token_verified", issuer, duration=duration))
             except Exception:  # a broken hook must never break authentication
                 logger.exception("the event hook raised")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -77,6 +78,7 @@ class IssuerKeys:
         self.issuer = issuer
         self._fetcher = fetcher
         self._events = events
+        self._fetch_started = 0.0
         self._clock = clock
         self._sleep = sleep  # the background refresher's wait, in `clock` seconds
         self._on_keys_removed = on_keys_removed
@@ -191,6 +193,7 @@ class IssuerKeys:
 
     async def _fetch_and_swap(self) -> None:
         issuer = self.issuer
+        self._fetch_started = time.perf_counter()  # for the events' `duration`
         deadline = deadline_of(issuer)  # one deadline for the whole refresh, discovery included
         try:
             async with self._fetcher.session() as client:
@@ -201,7 +204,9 @@ class IssuerKeys:
                     client, issuer, self._jwks_uri, etag=etag, deadline=deadline
                 )
                 if fetched.not_modified:
-                    self._events.emit("keys_not_modified", issuer.issuer, self._jwks_uri)
+                    self._events.emit(
+                        "keys_not_modified", issuer.issuer, self._jwks_uri, duration=self._fetch_time()
+                    )
                 else:
                     self._swap(fetched.document)
         except FetchError as error:
@@ -242,9 +247,17 @@ class IssuerKeys:
         self._ring = KeyRing(keys, issuer.algorithms)
         self._skipped = imported.skipped
         self._budget.forget_unknown()
-        self._events.emit("keys_fetched", issuer.issuer, f"{len(keys)} keys from {self._jwks_uri}")
+        self._events.emit(
+            "keys_fetched",
+            issuer.issuer,
+            f"{len(keys)} keys from {self._jwks_uri}",
+            duration=self._fetch_time(),
+        )
         if removed and self._on_keys_removed is not None:
             self._on_keys_removed(removed)
+
+    def _fetch_time(self) -> float:
+        return time.perf_counter() - self._fetch_started
 
     def _failed(self, error: str, fetch_error: FetchError | None = None) -> None:
         now = self._clock()
@@ -259,7 +272,7 @@ class IssuerKeys:
         self._next_refresh = self._schedule.after_failure(
             now, self._failures, self._lifetime, has_keys=self.ready(), hold=hold
         )
-        self._events.emit("fetch_failed", self.issuer.issuer, error)
+        self._events.emit("fetch_failed", self.issuer.issuer, error, duration=self._fetch_time())
         if self._ring is not None:
             kind = "stale_keys_in_use" if now <= self.usable_until else "keys_expired"
             self._events.emit(

@@ -192,6 +192,7 @@ class TokenVerifier:
 
     async def _verify_new(self, token: str, *, bound: bool = False) -> Claims:
         """`verify` for a token the caller just failed to find in the cache."""
+        started = time.perf_counter()
         now = self._clock()
         issuer_name: str | None = None  # known once `iss` is found trusted
         try:
@@ -222,10 +223,16 @@ class TokenVerifier:
                 leeway = issuer.leeway
                 valid_from = nbf - leeway if nbf is not None else float("-inf")
                 cache.put(_Verified(token, result, keys, key, valid_from, exp + leeway))
-            self.events.count(issuer_name, "verified")
+            self.events.verified(issuer_name, time.perf_counter() - started)
             return result
         except AuthError as error:
-            self.events.emit("token_refused", issuer_name, error.detail, reason=error.reason)
+            self.events.emit(
+                "token_refused",
+                issuer_name,
+                error.detail,
+                reason=error.reason,
+                duration=time.perf_counter() - started,
+            )
             raise
 
     def _forget_tokens_of(self, removed: frozenset[VerificationKey]) -> None:
