@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -143,6 +144,31 @@ def test_the_printed_commands_get_the_printed_answers(
     assert len(commands) == len(DEMO_REQUESTS)
     for _title, status, command in commands:
         assert send_curl_command(command, tokens).status_code == int(status), command
+
+
+def test_the_printed_command_lines_work_as_printed(running_demo: tuple[subprocess.Popen[str], str]) -> None:
+    _, banner = running_demo
+    exports = "\n".join(re.findall(r"^export \w+=\S+$", banner, re.MULTILINE))
+    verify, keys = re.findall(r"^(jwks-middleware (?:verify|keys) .+)$", banner, re.MULTILINE)
+    # As a user runs them: in a shell, after the exports, with the package's scripts on PATH.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+    def shell(command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - our shell line, printed by the demo
+            ["bash", "-c", f"{exports}\n{command}"],  # noqa: S607
+            env={**os.environ, "PATH": path},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    verified = shell(verify)
+    assert verified.returncode == 1, verified.stderr
+    assert "REFUSED (expired)" in verified.stdout
+    listed = shell(keys)
+    assert listed.returncode == 0, listed.stderr
+    assert "ES256" in listed.stdout
 
 
 def test_ctrl_c_stops_the_program_without_a_traceback(
