@@ -59,6 +59,8 @@ def bench(session: nox.Session) -> None:
     """Benchmarks against peers; rewrites benchmarks/RESULTS.md."""
     session.install("-e", ".[fastapi]", *_group("bench"))
     session.run("python", "benchmarks/run.py", *session.posargs)
+    # run.py rewrites RESULTS.md whole; the fleet simulation then puts its section back.
+    session.run("python", "benchmarks/bench_fleet.py")
 
 
 @nox.session
@@ -90,6 +92,18 @@ def build(session: nox.Session) -> None:
     project = Path(tempfile.mkdtemp(prefix="user-project-"))
     for name in ("starlette_app.py", "test_my_app.py"):
         shutil.copy(Path("examples") / name, project / name)
+    with session.chdir(project):
+        session.run(python, "-m", "pytest", "-W", "error", "-q", "-p", "no:cacheprovider", external=True)
+    shutil.rmtree(project)
+    # Other frameworks' users: the Litestar and Quart examples with their tests, on the wheel.
+    frameworks = f"{wheel.resolve()}[testing,fastapi]"
+    session.run(python, "-m", "pip", "install", "--quiet", frameworks, "litestar", "quart", external=True)
+    project = Path(tempfile.mkdtemp(prefix="framework-project-"))
+    (project / "examples").mkdir()
+    (project / "tests").mkdir()
+    for name in ("litestar_app.py", "quart_app.py"):
+        shutil.copy(Path("examples") / name, project / "examples" / name)
+    shutil.copy(Path("tests") / "test_examples_frameworks.py", project / "tests")
     with session.chdir(project):
         session.run(python, "-m", "pytest", "-W", "error", "-q", "-p", "no:cacheprovider", external=True)
     shutil.rmtree(project)
