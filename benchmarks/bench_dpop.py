@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from jwks_middleware._dpop import DPoPPolicy, verify_proof
 from jwks_middleware._replay import MemoryReplayStore
-from jwks_middleware._testing_dpop import DPoPKey
+from jwks_middleware.testing._dpop import DPoPKey
 
 ROUNDS: Final = 5
 PER_ROUND: Final = 1000

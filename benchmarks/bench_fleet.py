@@ -29,8 +29,8 @@ from typing import Final
 import httpx
 
 from jwks_middleware._events import Events
-from jwks_middleware._fetch import Fetcher
-from jwks_middleware._keystore import IssuerKeys
+from jwks_middleware._keys.fetch import Fetcher
+from jwks_middleware._keys.issuer_keys import IssuerKeys
 from jwks_middleware.testing import LocalIssuer
 
 HERE: Final = Path(__file__).parent

@@ -31,9 +31,9 @@ from starlette.types import ASGIApp
 
 from jwks_middleware import Issuer
 from jwks_middleware._algorithms import algorithm_model
-from jwks_middleware._checks import check_claims, check_header_policy
 from jwks_middleware._claims import Claims
-from jwks_middleware._token import parse_token
+from jwks_middleware._jws import parse_token
+from jwks_middleware._policy import check_claims, check_header_policy
 from jwks_middleware._verify import TokenVerifier
 from jwks_middleware.testing import LocalIssuer
 

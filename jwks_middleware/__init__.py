@@ -40,9 +40,9 @@ from ._errors import (
 )
 from ._events import AuthEvent, EventHook
 from ._issuer import Issuer
-from ._keystore import IssuerState
+from ._keys.issuer_keys import IssuerState
+from ._keys.store import IssuerResolver, KeyStore
 from ._middleware import ClaimsUser, JWKSMiddleware
-from ._store import IssuerResolver, KeyStore
 from ._verify import TokenVerifier
 
 __version__ = "0.1.0"

@@ -39,10 +39,10 @@ from ._errors import (
     ReplayStoreUnavailableError,
     UseDPoPNonceError,
 )
-from ._keys import KeyRejectedError, VerificationKey, import_jwk
+from ._jwk import KeyRejectedError, VerificationKey, import_jwk
+from ._jws import loads_strict
 from ._replay import ReplayStore
 from ._responses import challenge
-from ._token import loads_strict
 
 __all__ = [
     "DEFAULT_DPOP_ALGORITHMS",

@@ -22,7 +22,7 @@ from ._config import (
     MAX_LEEWAY,
     MIN_REFRESH_INTERVAL,
 )
-from ._keys import VerificationKey, import_key_set, import_pem, import_secret
+from ._jwk import VerificationKey, import_key_set, import_pem, import_secret
 
 __all__ = ["DEFAULT_TOKEN_TYPES", "FetchHeaders", "Issuer", "check_fetch_url"]
 

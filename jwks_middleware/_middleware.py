@@ -29,10 +29,10 @@ from ._errors import (
 )
 from ._events import EventHook, logger
 from ._extract import TokenSources, is_b64token, is_cors_preflight, without_subprotocol_token
-from ._fetch import HTTPClient
 from ._issuer import Issuer
+from ._keys.fetch import HTTPClient
+from ._keys.store import IssuerResolver
 from ._responses import send_refusal
-from ._store import IssuerResolver
 from ._verify import TokenVerifier
 
 __all__ = [

@@ -14,7 +14,7 @@ from typing import overload
 from urllib.parse import urlsplit
 
 from ._issuer import Issuer
-from ._store import IssuerResolver
+from ._keys.store import IssuerResolver
 
 __all__ = ["issuer_for_resource", "issuers_for_resource", "resource_audiences"]
 

@@ -13,17 +13,17 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 
 from ._algorithms import algorithm_model
-from ._checks import check_bearer, check_claims, check_header_policy
 from ._claims import Claims
 from ._config import DEFAULT_MAX_TOKEN_BYTES, DEFAULT_RESOLVED_ISSUERS, DEFAULT_TOKEN_CACHE_SIZE
 from ._errors import AuthError, InvalidSignatureError, UntrustedIssuerError
 from ._events import EventHook, Events
-from ._fetch import HTTPClient
 from ._issuer import Issuer
-from ._keys import VerificationKey
-from ._keystore import IssuerKeys
-from ._store import IssuerResolver, KeyStore
-from ._token import parse_token
+from ._jwk import VerificationKey
+from ._jws import parse_token
+from ._keys.fetch import HTTPClient
+from ._keys.issuer_keys import IssuerKeys
+from ._keys.store import IssuerResolver, KeyStore
+from ._policy import check_bearer, check_claims, check_header_policy
 
 __all__ = ["TokenCache", "TokenVerifier"]
 

@@ -45,10 +45,10 @@ from ._config import DEFAULT_MAX_TOKEN_BYTES, DEFAULT_TOKEN_CACHE_SIZE
 from ._errors import AuthError
 from ._events import EventHook
 from ._issuer import Issuer
+from ._keys.store import IssuerResolver
 from ._middleware import verify_or_refuse
 from ._resource_audience import issuers_for_resource
 from ._resource_metadata import ResourceMetadata, ResourceMetadataMiddleware
-from ._store import IssuerResolver
 from ._verify import TokenVerifier
 
 __all__ = ["CLIENT_ID_CLAIMS", "JWKSTokenVerifier", "ResourceMetadata"]

@@ -29,8 +29,8 @@ from jwks_middleware import (
     InvalidTokenError,
     UntrustedIssuerError,
 )
-from jwks_middleware._checks import check_claims
 from jwks_middleware._errors import KeyBoundTokenError
+from jwks_middleware._policy import check_claims
 
 pytestmark = pytest.mark.anyio
 

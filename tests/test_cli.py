@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from tokens import public_jwk, rsa_key, self_signed_certificate, short_rsa_jwk
 
-from jwks_middleware import _cli as cli_module
+from jwks_middleware._cli import commands as cli_module
 from jwks_middleware._cli import main
 from jwks_middleware.testing import WRONG_AUDIENCE, LocalIssuer
 

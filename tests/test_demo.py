@@ -18,10 +18,10 @@ import httpx
 import pytest
 from starlette.testclient import TestClient, WebSocketDenialResponse
 
-from jwks_middleware import _demo
+from jwks_middleware._cli import demo as _demo
 from jwks_middleware._cli import main
-from jwks_middleware._demo import DEMO_REQUESTS, DemoRequest
-from jwks_middleware._demo_app import create_demo_app
+from jwks_middleware._cli.demo import DEMO_REQUESTS, DemoRequest
+from jwks_middleware._cli.demo_app import create_demo_app
 from jwks_middleware.testing import LocalIssuer
 
 

@@ -44,7 +44,7 @@ from jwks_middleware._errors import (
     UseDPoPNonceError,
 )
 from jwks_middleware._replay import MemoryReplayStore, ReplayStore
-from jwks_middleware._testing_dpop import DPoPKey, bound_claims
+from jwks_middleware.testing._dpop import DPoPKey, bound_claims
 
 pytestmark = pytest.mark.anyio
 

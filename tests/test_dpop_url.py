@@ -15,7 +15,7 @@ from starlette.websockets import WebSocket
 
 from jwks_middleware._dpop_url import check_origin, normalize_uri, request_url
 from jwks_middleware._errors import InvalidDPoPProofError, InvalidRequestError
-from jwks_middleware._testing_dpop import DPoPKey
+from jwks_middleware.testing._dpop import DPoPKey
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ import pytest
 
 from jwks_middleware import Issuer
 from jwks_middleware._config import DEFAULT_TIMEOUT
-from jwks_middleware._fetch import Fetched, Fetcher, FetchError, discover_jwks_uri, get_issuer_document
+from jwks_middleware._keys.fetch import Fetched, Fetcher, FetchError, discover_jwks_uri, get_issuer_document
 
 pytestmark = pytest.mark.anyio
 

@@ -30,7 +30,7 @@ from tokens import (
 )
 
 from jwks_middleware import UnknownKeyError
-from jwks_middleware._keys import (
+from jwks_middleware._jwk import (
     KeyRejectedError,
     import_jwk,
     import_key_set,

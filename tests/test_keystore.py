@@ -15,9 +15,9 @@ import pytest
 from jwks_middleware import AuthEvent, DisallowedAlgorithmError, Issuer, KeysUnavailableError, UnknownKeyError
 from jwks_middleware._config import UNKNOWN_KID_TTL
 from jwks_middleware._events import Events
-from jwks_middleware._fetch import Fetcher
-from jwks_middleware._keystore import IssuerKeys
-from jwks_middleware._store import KeyStore
+from jwks_middleware._keys.fetch import Fetcher
+from jwks_middleware._keys.issuer_keys import IssuerKeys
+from jwks_middleware._keys.store import KeyStore
 from jwks_middleware.testing import LocalIssuer
 
 pytestmark = pytest.mark.anyio

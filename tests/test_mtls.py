@@ -23,7 +23,7 @@ from jwks_middleware._mtls import (
     client_certificate_thumbprint,
 )
 from jwks_middleware._responses import challenge
-from jwks_middleware._testing_mtls import (
+from jwks_middleware.testing._mtls import (
     TestCertificate,
     TestCertificateAuthority,
     bound_claims,

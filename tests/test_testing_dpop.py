@@ -10,8 +10,8 @@ import pytest
 from jwcrypto import jwk as cjwk  # type: ignore[import-untyped]
 
 from jwks_middleware._dpop import access_token_hash
-from jwks_middleware._testing_dpop import DPoPKey, bound_claims
 from jwks_middleware.testing import LocalIssuer
+from jwks_middleware.testing._dpop import DPoPKey, bound_claims
 
 NOW = 1_700_000_000
 

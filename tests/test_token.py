@@ -32,7 +32,7 @@ from jwks_middleware import (
     UnsupportedTokenError,
 )
 from jwks_middleware._config import DEFAULT_MAX_TOKEN_BYTES
-from jwks_middleware._token import loads_strict, parse_token
+from jwks_middleware._jws import loads_strict, parse_token
 
 pytestmark = pytest.mark.anyio
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .._issuer import Issuer
-from .._store import IssuerResolver
+from .._keys.store import IssuerResolver
 
 
 def combine(*sources: Issuer | Iterable[Issuer] | IssuerResolver) -> IssuerResolver:

@@ -17,8 +17,8 @@ import httpx
 from integration_support import FakeClock
 
 from jwks_middleware._events import Events
-from jwks_middleware._fetch import Fetcher
-from jwks_middleware._keystore import IssuerKeys
+from jwks_middleware._keys.fetch import Fetcher
+from jwks_middleware._keys.issuer_keys import IssuerKeys
 from jwks_middleware.testing import LocalIssuer
 
 HOUR = 3600.0

@@ -31,8 +31,8 @@ from jwks_middleware import AuthError, MissingTokenError, TokenVerifier
 from jwks_middleware._extract import TokenSources
 from jwks_middleware._mtls import CertificateSource, check_certificate_binding, client_certificate_thumbprint
 from jwks_middleware._responses import send_refusal
-from jwks_middleware._testing_mtls import TestCertificate, TestCertificateAuthority, bound_claims
 from jwks_middleware.testing import LocalIssuer
+from jwks_middleware.testing._mtls import TestCertificate, TestCertificateAuthority, bound_claims
 from jwks_middleware.uvicorn import HTTPProtocol, WebSocketProtocol
 
 pytestmark = pytest.mark.anyio

@@ -21,8 +21,8 @@ from redis.backoff import NoBackoff
 
 from jwks_middleware._dpop import DPoPPolicy, verify_proof
 from jwks_middleware._errors import ReplayedDPoPProofError, ReplayStoreUnavailableError
-from jwks_middleware._testing_dpop import DPoPKey
 from jwks_middleware.redis import DEFAULT_PREFIX, RedisReplayStore
+from jwks_middleware.testing._dpop import DPoPKey
 
 redis = pytest.importorskip(
     "redis.asyncio", reason="redis-py is not installed (pip install 'jwks-middleware[redis]')"

@@ -22,8 +22,8 @@ from integration_support import (
 
 from jwks_middleware import KeysUnavailableError, TokenVerifier, UnknownKeyError
 from jwks_middleware._events import Events
-from jwks_middleware._fetch import Fetcher
-from jwks_middleware._keystore import IssuerKeys
+from jwks_middleware._keys.fetch import Fetcher
+from jwks_middleware._keys.issuer_keys import IssuerKeys
 from jwks_middleware.testing import LocalIssuer
 
 pytestmark = pytest.mark.anyio

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ._mtls import certificate_thumbprint
+from .._mtls import certificate_thumbprint
 
 __all__ = ["TestCertificate", "TestCertificateAuthority", "bound_claims", "x5t_s256"]
 

@@ -19,15 +19,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from ._config import DEFAULT_KEYS_MAX_AGE
-from ._errors import KeysUnavailableError, StaleKeysError, UnknownKeyError
-from ._events import Events, logger
-from ._fetch import Fetcher, FetchError, deadline_of, discover_jwks_uri, get_issuer_document
-from ._issuer import Issuer
-from ._keyring import KeyRing
-from ._keys import SkippedKey, VerificationKey, import_key_set
-from ._refresh_budget import RefreshBudget
-from ._schedule import RefreshSchedule
+from .._config import DEFAULT_KEYS_MAX_AGE
+from .._errors import KeysUnavailableError, StaleKeysError, UnknownKeyError
+from .._events import Events, logger
+from .._issuer import Issuer
+from .._jwk import SkippedKey, VerificationKey, import_key_set
+from .fetch import Fetcher, FetchError, deadline_of, discover_jwks_uri, get_issuer_document
+from .refresh_budget import RefreshBudget
+from .ring import KeyRing
+from .schedule import RefreshSchedule
 
 __all__ = ["IssuerKeys", "IssuerState"]
 

@@ -1,6 +1,6 @@
 """Checks on verified claims, for the route guards: each gives the refusal, or None.
 
-Framework-free: the FastAPI adapters (`_fastapi_auth.py`) wrap them in dependencies. A token that
+Framework-free: the FastAPI adapters (`fastapi/_auth.py`) wrap them in dependencies. A token that
 lacks what a route needs is refused 403 `insufficient_scope` (RFC 6750 section 3.1); only
 scope checks name scopes in the challenge, since roles and claim values are nothing a client
 could ask its issuer for.

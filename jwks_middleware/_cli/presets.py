@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from . import providers
-from ._issuer import Issuer
+from .. import providers
+from .._issuer import Issuer
 
 __all__ = ["PRESETS", "preset_issuer", "read_secret"]
 

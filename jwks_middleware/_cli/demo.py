@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
-from ._demo_app import DEMO_ROUTES, WEBSOCKET_QUERY_PARAM, create_demo_app
-from .testing import LocalIssuer
+from ..testing import LocalIssuer
+from .demo_app import DEMO_ROUTES, WEBSOCKET_QUERY_PARAM, create_demo_app
 
 if TYPE_CHECKING:
     import uvicorn

@@ -6,7 +6,7 @@ import json
 import textwrap
 from typing import Any, Final
 
-from ._algorithms import ASYMMETRIC_ALGORITHMS
+from .._algorithms import ASYMMETRIC_ALGORITHMS
 
 __all__ = ["format_decoded", "format_keys", "format_verdict"]
 

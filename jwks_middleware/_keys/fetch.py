@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._config import DEFAULT_KEYS_MAX_AGE, DEFAULT_TIMEOUT, MAX_KEYS_MAX_AGE, MIN_KEYS_MAX_AGE
-from ._issuer import Issuer, check_fetch_url
-from ._token import loads_strict
+from .._config import DEFAULT_KEYS_MAX_AGE, DEFAULT_TIMEOUT, MAX_KEYS_MAX_AGE, MIN_KEYS_MAX_AGE
+from .._issuer import Issuer, check_fetch_url
+from .._jws import loads_strict
 
 if TYPE_CHECKING:
     import httpx2

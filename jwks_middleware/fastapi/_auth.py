@@ -19,26 +19,26 @@ from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
-from ._claims import Claims
-from ._config import DEFAULT_MAX_TOKEN_BYTES, DEFAULT_TOKEN_CACHE_SIZE
-from ._decorators import missing_scopes
-from ._errors import AuthError, AuthUnavailableError, InsufficientScopeError, MissingTokenError
-from ._events import EventHook, logger
-from ._extract import TokenSources
-from ._fastapi_openapi import bearer_scheme
-from ._fastapi_refusals import AuthHTTPException, refusal_handler
-from ._fetch import HTTPClient
-from ._guards import ClaimName, ClaimsCheck, all_roles, any_role, any_scope, claim_value, names
-from ._issuer import Issuer
-from ._middleware import (
+from .._authorization import ClaimName, ClaimsCheck, all_roles, any_role, any_scope, claim_value, names
+from .._claims import Claims
+from .._config import DEFAULT_MAX_TOKEN_BYTES, DEFAULT_TOKEN_CACHE_SIZE
+from .._decorators import missing_scopes
+from .._errors import AuthError, AuthUnavailableError, InsufficientScopeError, MissingTokenError
+from .._events import EventHook, logger
+from .._extract import TokenSources
+from .._issuer import Issuer
+from .._keys.fetch import HTTPClient
+from .._keys.store import IssuerResolver
+from .._middleware import (
     REALM_SCOPE_KEY,
     REFUSAL_SCOPE_KEY,
     middleware_in_lifespan,
     set_request_claims,
     verify_or_refuse,
 )
-from ._store import IssuerResolver
-from ._verify import TokenVerifier
+from .._verify import TokenVerifier
+from ._openapi import bearer_scheme
+from ._refusals import AuthHTTPException, refusal_handler
 
 #: Attribute of `app.state` holding the `JWKSAuth` installed on an app.
 APP_STATE_KEY: Final = "jwks_auth"

@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterable
 
 from cachetools import LRUCache
 
-from ._config import DEFAULT_RESOLVED_ISSUERS
-from ._events import Events
-from ._fetch import Fetcher, HTTPClient
-from ._issuer import Issuer
-from ._keystore import IssuerKeys, IssuerState, KeysRemoved
+from .._config import DEFAULT_RESOLVED_ISSUERS
+from .._events import Events
+from .._issuer import Issuer
+from .fetch import Fetcher, HTTPClient
+from .issuer_keys import IssuerKeys, IssuerState, KeysRemoved
 
 __all__ = ["IssuerResolver", "KeyStore"]
 

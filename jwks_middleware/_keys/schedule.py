@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import random
 
-from ._config import (
+from .._config import (
     REFRESH_AT,
     REFRESH_GAP,
     RETRY_FACTOR,

@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._fetch import Fetcher, FetchError, discover_jwks_uri, get_issuer_document
-from ._issuer import Issuer
-from ._keys import VerificationKey, import_key_set
+from .._issuer import Issuer
+from .._jwk import VerificationKey, import_key_set
+from .._keys.fetch import Fetcher, FetchError, discover_jwks_uri, get_issuer_document
 
 __all__ = ["KeySetFetchError", "list_keys"]
 

@@ -22,14 +22,14 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
-from . import __version__
-from ._cli_format import format_decoded, format_keys, format_verdict
-from ._cli_keys import KeySetFetchError, list_keys
-from ._cli_presets import PRESETS, preset_issuer, read_secret
-from ._cli_tokens import EXIT_STATUS, TokenInputError, decode_token, read_token, verify_token
-from ._config import DEFAULT_LEEWAY
-from ._events import logger
-from ._issuer import Issuer
+from .. import __version__
+from .._config import DEFAULT_LEEWAY
+from .._events import logger
+from .._issuer import Issuer
+from .format import format_decoded, format_keys, format_verdict
+from .keys import KeySetFetchError, list_keys
+from .presets import PRESETS, preset_issuer, read_secret
+from .tokens import EXIT_STATUS, TokenInputError, decode_token, read_token, verify_token
 
 __all__ = ["build_parser", "main"]
 
@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> i
 def _run(argv: Sequence[str] | None, stdin: TextIO | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
-        from ._demo import run_demo  # imports the testing kit and, inside, uvicorn
+        from .demo import run_demo  # imports the testing kit and, inside, uvicorn
 
         return run_demo(smoke=args.smoke, port=args.port)
     as_json: bool = args.json

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ._errors import DisallowedAlgorithmError, UnknownKeyError
-from ._keys import VerificationKey
+from .._errors import DisallowedAlgorithmError, UnknownKeyError
+from .._jwk import VerificationKey
 
 __all__ = ["KeyRing"]
 

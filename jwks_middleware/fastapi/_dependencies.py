@@ -9,9 +9,9 @@ from typing import Annotated, Any, Final, TypeAlias
 
 from fastapi import Security
 
-from ._claims import Claims
-from ._fastapi_auth import JWKSAuth
-from ._guards import ClaimName
+from .._authorization import ClaimName
+from .._claims import Claims
+from ._auth import JWKSAuth
 
 _DEFAULT: Final = JWKSAuth()
 

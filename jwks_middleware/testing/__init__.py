@@ -42,12 +42,12 @@ from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
-from ._testing_server import DEFAULT_CACHE_MAX_AGE, IssuerEndpoints, RecordedRequest, encode_json
+from ._server import DEFAULT_CACHE_MAX_AGE, IssuerEndpoints, RecordedRequest, encode_json
 
 if TYPE_CHECKING:
     import httpx
 
-    from ._issuer import Issuer
+    from .._issuer import Issuer
 
 __all__ = [
     "CURRENT_KEY",
@@ -298,7 +298,7 @@ class LocalIssuer(IssuerEndpoints):
 
     def config(self, **issuer_options: Any) -> Issuer:
         """The `Issuer` trusting this issuer: ``Issuer(url, audience=audience, **issuer_options)``."""
-        from ._issuer import Issuer
+        from .._issuer import Issuer
 
         return Issuer(self.url, **{"audience": self.audience, **issuer_options})
 
@@ -348,7 +348,7 @@ class LocalIssuer(IssuerEndpoints):
         The port is bound first and the issuer's `url` made from it. `host` must be a loopback
         address. `stop()` and `start()` take the server down and back up on the same port.
         """
-        from ._testing_server import LoopbackServer
+        from ._server import LoopbackServer
 
         if not _is_loopback(host):
             raise ValueError(f"a LocalIssuer serves only on a loopback address, not {host!r}")

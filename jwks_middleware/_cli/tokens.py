@@ -15,12 +15,12 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, Final, TextIO
 
-from ._algorithms import ASYMMETRIC_ALGORITHMS
-from ._config import DEFAULT_MAX_TOKEN_BYTES
-from ._errors import AuthError, KeysUnavailableError, StaleKeysError
-from ._issuer import Issuer
-from ._token import parse_token
-from ._verify import TokenVerifier
+from .._algorithms import ASYMMETRIC_ALGORITHMS
+from .._config import DEFAULT_MAX_TOKEN_BYTES
+from .._errors import AuthError, KeysUnavailableError, StaleKeysError
+from .._issuer import Issuer
+from .._jws import parse_token
+from .._verify import TokenVerifier
 
 __all__ = ["EXIT_STATUS", "TokenInputError", "decode_token", "read_token", "verify_token"]
 

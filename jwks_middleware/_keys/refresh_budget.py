@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from cachetools import TTLCache
 
-from ._config import REPEATED_KID_DELAY, UNKNOWN_KID_CACHE_SIZE, UNKNOWN_KID_MEMORY, UNKNOWN_KID_TTL
+from .._config import REPEATED_KID_DELAY, UNKNOWN_KID_CACHE_SIZE, UNKNOWN_KID_MEMORY, UNKNOWN_KID_TTL
 
 __all__ = ["RefreshBudget"]
 

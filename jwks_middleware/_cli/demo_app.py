@@ -22,10 +22,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ._claims import Claims
-from ._decorators import requires_scopes
-from ._issuer import Issuer
-from ._middleware import JWKSMiddleware
+from .._claims import Claims
+from .._decorators import requires_scopes
+from .._issuer import Issuer
+from .._middleware import JWKSMiddleware
 
 __all__ = ["DEMO_ROUTES", "WEBSOCKET_QUERY_PARAM", "create_demo_app"]
 

@@ -11,7 +11,7 @@ from fastapi.openapi.models import SecuritySchemeType
 from fastapi.security import HTTPBearer
 from fastapi.security.base import SecurityBase
 
-from ._guards import names
+from .._authorization import names
 
 #: OpenAPI name of the default security scheme (HTTP bearer, JWT).
 DEFAULT_SCHEME_NAME: Final = "JWT"

@@ -66,8 +66,8 @@ except ImportError as error:  # tested with FastAPI hidden
         'jwks_middleware.fastapi needs FastAPI: pip install "jwks-middleware[fastapi]"'
     ) from error
 
-from ._fastapi_auth import APP_STATE_KEY, ClaimsDependency, JWKSAuth
-from ._fastapi_dependencies import (
+from ._auth import APP_STATE_KEY, ClaimsDependency, JWKSAuth
+from ._dependencies import (
     AuthClaims,
     OptionalAuthClaims,
     current_claims,
@@ -78,8 +78,8 @@ from ._fastapi_dependencies import (
     require_roles,
     require_scopes,
 )
-from ._fastapi_openapi import DEFAULT_SCHEME_NAME, swagger_ui_oauth
-from ._fastapi_refusals import AuthHTTPException, refusal_handler
+from ._openapi import DEFAULT_SCHEME_NAME, swagger_ui_oauth
+from ._refusals import AuthHTTPException, refusal_handler
 
 __all__ = [
     "APP_STATE_KEY",

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from ._errors import AuthError
-from ._responses import error_body, refusal_headers, send_refusal
+from .._errors import AuthError
+from .._responses import error_body, refusal_headers, send_refusal
 
 
 class AuthHTTPException(HTTPException):

@@ -24,8 +24,8 @@ from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
-from ._dpop import access_token_hash
-from ._testing_server import encode_json
+from .._dpop import access_token_hash
+from ._server import encode_json
 
 __all__ = ["DPoPKey", "bound_claims"]
 
