@@ -42,7 +42,8 @@ from ._events import AuthEvent, EventHook
 from ._issuer import Issuer
 from ._keys.issuer_keys import IssuerState
 from ._keys.store import IssuerResolver, KeyStore
-from ._middleware import ClaimsUser, JWKSMiddleware
+from ._middleware import JWKSMiddleware
+from ._request import ClaimsUser
 from ._verify import TokenVerifier
 
 __version__ = "0.1.0"

@@ -14,7 +14,7 @@ from starlette.websockets import WebSocket
 
 from ._claims import Claims
 from ._errors import AuthError, InsufficientScopeError, MissingTokenError
-from ._middleware import REALM_SCOPE_KEY, REFUSAL_SCOPE_KEY
+from ._request import REALM_SCOPE_KEY, REFUSAL_SCOPE_KEY
 from ._responses import error_body, refusal_headers, send_refusal
 
 __all__ = ["missing_scopes", "requires_scopes"]

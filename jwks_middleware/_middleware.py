@@ -7,14 +7,10 @@ Pure ASGI (no `BaseHTTPMiddleware`): `http` and `websocket` requests are authent
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
-import traceback
 from collections.abc import Callable, Iterable
-from contextvars import ContextVar
 from typing import Final
 
-from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._claims import Claims
@@ -23,7 +19,6 @@ from ._errors import (
     AuthError,
     AuthUnavailableError,
     InvalidAudienceError,
-    InvalidTokenError,
     MissingTokenError,
     UntrustedIssuerError,
 )
@@ -32,48 +27,21 @@ from ._extract import TokenSources, is_b64token, is_cors_preflight, without_subp
 from ._issuer import Issuer
 from ._keys.fetch import HTTPClient
 from ._keys.store import IssuerResolver
+from ._request import (
+    LIFESPAN_OWNER,
+    REALM_SCOPE_KEY,
+    REFUSAL_SCOPE_KEY,
+    set_request_claims,
+    verify_or_refuse,
+)
 from ._responses import send_refusal
 from ._verify import TokenVerifier
 
-__all__ = [
-    "REALM_SCOPE_KEY",
-    "REFUSAL_SCOPE_KEY",
-    "ClaimsUser",
-    "JWKSMiddleware",
-    "middleware_in_lifespan",
-    "set_request_claims",
-    "verify_or_refuse",
-]
+__all__ = ["JWKSMiddleware"]
 
-#: Scope key under which the middleware leaves its `realm`, for the scope guards' challenges;
-#: present when the middleware authenticated the request.
-REALM_SCOPE_KEY: Final = "jwks_middleware.realm"
-#: Scope key of the refusal of a token the middleware left to the routes (`optional=True`).
-REFUSAL_SCOPE_KEY: Final = "jwks_middleware.refusal"
 # Refusals that say a token is not addressed to this middleware (another `iss`, or another
 # audience of the same `iss`): with `optional=True`, left to routes with issuers of their own.
 _LEFT_TO_ROUTES: Final = (UntrustedIssuerError, InvalidAudienceError)
-# The JWKSMiddleware whose lifespan is running (its app's lifespan runs in the same task).
-_LIFESPAN_MIDDLEWARE: ContextVar[JWKSMiddleware | None] = ContextVar("jwks_middleware", default=None)
-
-
-class ClaimsUser(BaseUser):
-    """Starlette user of an authenticated request: its name is the token's `sub`."""
-
-    def __init__(self, claims: Claims) -> None:
-        self.claims = claims
-
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    @property
-    def display_name(self) -> str:
-        return self.claims.subject or ""
-
-    @property
-    def identity(self) -> str:
-        return self.claims.subject or ""
 
 
 class JWKSMiddleware:
@@ -212,11 +180,11 @@ class JWKSMiddleware:
             await send({"type": "lifespan.startup.failed", "message": text})
             raise error  # as Starlette's router does after a failed start-up
         # The FastAPI wiring's start-up checks ask whether a middleware authenticates the app.
-        around = _LIFESPAN_MIDDLEWARE.set(self)
+        around = LIFESPAN_OWNER.set(self)
         try:
             await self.app(scope, self._lifespan_receive(receive), send)
         finally:
-            _LIFESPAN_MIDDLEWARE.reset(around)
+            LIFESPAN_OWNER.reset(around)
 
     def _lifespan_receive(self, receive: Receive) -> Receive:
         async def lifespan_receive() -> Message:
@@ -234,19 +202,6 @@ class JWKSMiddleware:
         return self.configuration_error is None and self.verifier.ready()
 
 
-class _ClaimsCredentials(AuthCredentials):
-    """`scope["auth"]` of a token: `"authenticated"` (Starlette's convention, so that
-    `@requires("authenticated")` works) and the token's scopes, sorted on first use (many
-    routes never ask). `Claims.scopes` and the scope guards see the token's scopes only."""
-
-    def __init__(self, claims: Claims) -> None:  # no super().__init__(): `scopes` comes later
-        self._claims = claims
-
-    @functools.cached_property
-    def scopes(self) -> list[str]:  # type: ignore[override]  # stays writable, as in Starlette
-        return sorted(self._claims.scopes | {"authenticated"})
-
-
 def _answer_subprotocol(scope: Scope, send: Send, marker: str) -> Send:
     """Hide the subprotocol token from the app, and accept with the marker when the app picks
     no subprotocol of its own: a browser that offered subprotocols fails the connection when
@@ -261,55 +216,9 @@ def _answer_subprotocol(scope: Scope, send: Send, marker: str) -> Send:
     return send_with_subprotocol
 
 
-def set_request_claims(scope: Scope, claims: Claims | None) -> None:
-    """Put the request's claims where apps read them: `request.state.claims`, `scope["auth"]`
-    and `scope["user"]` (so Starlette's own `requires()` works)."""
-    state = scope.get("state")
-    if state is None:
-        state = scope["state"] = {}
-    state["claims"] = claims
-    if claims is None:
-        scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
-    else:
-        scope["auth"], scope["user"] = claims._asgi or _starlette_auth(claims)
-
-
-def _starlette_auth(claims: Claims) -> tuple[AuthCredentials, ClaimsUser]:
-    """`scope["auth"]` and `scope["user"]` for these claims, made once per `Claims`."""
-    made = claims._asgi = (_ClaimsCredentials(claims), ClaimsUser(claims))
-    return made
-
-
-def middleware_in_lifespan() -> bool:
-    """True inside the lifespan start-up of an app that a `JWKSMiddleware` wraps."""
-    return _LIFESPAN_MIDDLEWARE.get() is not None
-
-
 def _event_loop_running() -> bool:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return False
     return True
-
-
-async def verify_or_refuse(verifier: TokenVerifier, token: str) -> Claims:
-    """`verifier.verify`, with any unexpected failure logged and turned into a refusal."""
-    try:
-        return await verifier.verify(token)
-    except AuthError:
-        raise
-    except Exception as error:  # noqa: BLE001
-        # Never a 500 from authentication: log the failure and refuse. The error's text may
-        # quote its input, so the token and its parts are cut out of what is logged.
-        trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        logger.error("unexpected error while verifying a token\n%s", _redact(trace, token))
-        raise InvalidTokenError(f"unexpected {type(error).__name__}") from None
-
-
-def _redact(text: str, token: str) -> str:
-    """`text` without `token` or any of its dot-separated parts."""
-    for part in sorted({token, *token.split(".")}, key=len, reverse=True):
-        if len(part) >= 8:
-            text = text.replace(part, "<token>")
-    return text

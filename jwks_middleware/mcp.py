@@ -46,7 +46,7 @@ from ._errors import AuthError
 from ._events import EventHook
 from ._issuer import Issuer
 from ._keys.store import IssuerResolver
-from ._middleware import verify_or_refuse
+from ._request import verify_or_refuse
 from ._resource_audience import issuers_for_resource
 from ._resource_metadata import ResourceMetadata, ResourceMetadataMiddleware
 from ._verify import TokenVerifier

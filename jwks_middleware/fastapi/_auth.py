@@ -29,7 +29,7 @@ from .._extract import TokenSources
 from .._issuer import Issuer
 from .._keys.fetch import HTTPClient
 from .._keys.store import IssuerResolver
-from .._middleware import (
+from .._request import (
     REALM_SCOPE_KEY,
     REFUSAL_SCOPE_KEY,
     middleware_in_lifespan,
