@@ -9,13 +9,12 @@ from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 
 from ._claims import Claims
 from ._errors import AuthError, InsufficientScopeError, MissingTokenError
 from ._request import REALM_SCOPE_KEY, REFUSAL_SCOPE_KEY
-from ._responses import error_body, refusal_headers, send_refusal
+from ._responses import RefusalResponse, send_refusal
 
 __all__ = ["missing_scopes", "requires_scopes"]
 
@@ -54,7 +53,7 @@ def requires_scopes(*scopes: str) -> Callable[[F], F]:
             request = _argument(args, kwargs, kind, position)
             error = _refusal(request, required)
             if error is not None:
-                return _response(error, request.scope.get(REALM_SCOPE_KEY))
+                return RefusalResponse(error, request.scope.get(REALM_SCOPE_KEY))
             if inspect.iscoroutinefunction(endpoint):
                 return await endpoint(*args, **kwargs)
             return await run_in_threadpool(endpoint, *args, **kwargs)
@@ -77,11 +76,6 @@ def _refusal(connection: HTTPConnection, required: list[str]) -> AuthError | Non
         return refusal or MissingTokenError()
     missing = missing_scopes(claims, required)
     return InsufficientScopeError(required, missing) if missing else None
-
-
-def _response(error: AuthError, realm: str | None) -> Response:
-    headers = {name.decode(): value.decode() for name, value in refusal_headers(error, realm)}
-    return JSONResponse(error_body(error), status_code=error.status_code, headers=headers)
 
 
 def _scope_list(scopes: tuple[str, ...]) -> list[str]:

@@ -7,11 +7,19 @@ import json
 import re
 from typing import Any, Final
 
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ._errors import AuthError, InsufficientScopeError
 
-__all__ = ["challenge", "error_body", "send_refusal"]
+__all__ = [
+    "RefusalResponse",
+    "challenge",
+    "error_body",
+    "refusal_header_map",
+    "refusal_headers",
+    "send_refusal",
+]
 
 # RFC 6750 section 3: error_description is %x20-21 / %x23-5B / %x5D-7E; scope tokens
 # are %x21 / %x23-5B / %x5D-7E. Anything else is dropped, never echoed.
@@ -55,11 +63,20 @@ def refusal_headers(error: AuthError, realm: str | None) -> list[tuple[bytes, by
     return headers
 
 
+def refusal_header_map(error: AuthError, realm: str | None) -> dict[str, str]:
+    """`refusal_headers` as a mapping, for Starlette responses and FastAPI exceptions."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in refusal_headers(error, realm)}
+
+
+def _body(error: AuthError) -> bytes:
+    return json.dumps(error_body(error), separators=(",", ":")).encode()
+
+
 async def send_refusal(
     error: AuthError, scope: Scope, receive: Receive, send: Send, realm: str | None
 ) -> None:
     """Answer a refused HTTP request, or deny a WebSocket handshake before it is accepted."""
-    body = json.dumps(error_body(error), separators=(",", ":")).encode()
+    body = _body(error)
     headers = refusal_headers(error, realm)
     if scope["type"] == "websocket":
         message = await receive()  # websocket.connect
@@ -76,3 +93,20 @@ async def send_refusal(
     headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class RefusalResponse(Response):
+    """A refusal as a Starlette `Response`, byte for byte what `send_refusal` answers: over
+    HTTP the response itself, on a WebSocket route the handshake denial."""
+
+    def __init__(self, error: AuthError, realm: str | None) -> None:
+        self.error, self.realm = error, realm
+        super().__init__(
+            _body(error), status_code=error.status_code, headers=refusal_header_map(error, realm)
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await send_refusal(self.error, scope, receive, send, self.realm)
+        else:
+            await super().__call__(scope, receive, send)

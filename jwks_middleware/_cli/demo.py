@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shlex
+import shutil
 import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import httpx
@@ -147,6 +150,19 @@ def _tokens(issuer: LocalIssuer) -> dict[str, str]:
     }
 
 
+def command_line() -> str:
+    """How the reader's shell reaches this very program: `jwks-middleware` when that name on
+    PATH is it, else the script's full path, else `python -m`. A virtual environment made by a
+    tool (`nox -s demo`) is on this process's PATH but not on the reader's."""
+    script = Path(sys.executable).parent / "jwks-middleware"
+    on_path = shutil.which("jwks-middleware")
+    if on_path is not None and Path(on_path) == script and "NOX_CURRENT_SESSION" not in os.environ:
+        return "jwks-middleware"
+    if script.exists():
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m jwks_middleware"
+
+
 def _banner(api: str, issuer: LocalIssuer, tokens: Mapping[str, str]) -> str:
     lines = [
         "jwks-middleware demo: a protected API and a local token issuer on 127.0.0.1 (no internet needed)",
@@ -169,8 +185,8 @@ def _banner(api: str, issuer: LocalIssuer, tokens: Mapping[str, str]) -> str:
     lines += [
         "",
         "Why was a token refused? Ask the command line:",
-        f'jwks-middleware verify "$EXPIRED_TOKEN" --issuer {issuer.url} --audience {issuer.audience}',
-        f"jwks-middleware keys --issuer {issuer.url}",
+        f'{command_line()} verify "$EXPIRED_TOKEN" --issuer {issuer.url} --audience {issuer.audience}',
+        f"{command_line()} keys --issuer {issuer.url}",
         "",
         f"WebSocket: {api.replace('http', 'ws', 1)}/ws?{WEBSOCKET_QUERY_PARAM}=$VALID_TOKEN "
         "(or the Authorization header; uvicorn serves WebSockets with `websockets` or `wsproto` installed)",
