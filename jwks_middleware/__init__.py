@@ -10,7 +10,13 @@ app = Starlette(routes=..., middleware=[
 from __future__ import annotations
 
 from ._claims import Claims
-from ._decorators import requires_scopes
+from ._decorators import (
+    requires_any_role,
+    requires_any_scope,
+    requires_claim,
+    requires_roles,
+    requires_scopes,
+)
 from ._errors import (
     AuthError,
     AuthUnavailableError,
@@ -43,6 +49,8 @@ from ._issuer import Issuer
 from ._keys.issuer_keys import IssuerState
 from ._keys.store import IssuerResolver, KeyStore
 from ._middleware import JWKSMiddleware
+from ._options import VerifierOptions, VerifierSettings
+from ._public import show_as_public
 from ._request import ClaimsUser
 from ._verify import TokenVerifier
 
@@ -84,6 +92,14 @@ __all__ = [
     "UnsupportedTokenError",
     "UntrustedIssuerError",
     "UseDPoPNonceError",
+    "VerifierOptions",
+    "VerifierSettings",
     "__version__",
+    "requires_any_role",
+    "requires_any_scope",
+    "requires_claim",
+    "requires_roles",
     "requires_scopes",
 ]
+
+show_as_public(__name__, globals(), __all__)

@@ -18,9 +18,11 @@ __all__ = [
     "ClaimName",
     "ClaimsCheck",
     "all_roles",
+    "all_scopes",
     "any_role",
     "any_scope",
     "claim_value",
+    "missing_scopes",
     "names",
 ]
 
@@ -38,6 +40,21 @@ def names(values: tuple[str, ...], function: str, what: str) -> list[str]:
     if not values or not all(isinstance(value, str) and value and " " not in value for value in values):
         raise ValueError(f"{function}() takes one or more {what} names, without spaces")
     return list(values)
+
+
+def missing_scopes(claims: Claims, required: Iterable[str]) -> list[str]:
+    """The required scopes a token lacks, in the order they were required."""
+    return [scope for scope in required if scope not in claims.scopes]
+
+
+def all_scopes(required: list[str]) -> ClaimsCheck:
+    """Every one of the `required` scopes; the refusal names the missing ones."""
+
+    def check(claims: Claims) -> AuthError | None:
+        missing = missing_scopes(claims, required)
+        return InsufficientScopeError(required, missing) if missing else None
+
+    return check
 
 
 def any_scope(accepted: list[str]) -> ClaimsCheck:
@@ -77,9 +94,9 @@ def claim_value(name: ClaimName, accepted: tuple[object, ...]) -> ClaimsCheck:
     type included (`True` is not `1`); a list claim passes when it holds one of them."""
     path = (name,) if isinstance(name, str) else tuple(name)
     if not path or not all(isinstance(part, str) and part for part in path):
-        raise TypeError("require_claim() takes a claim name or a tuple of names (a path)")
+        raise TypeError("a claim requirement takes a claim name or a tuple of names (a path)")
     if not all(isinstance(value, (str, int, float, bool)) for value in accepted):
-        raise TypeError("require_claim() compares claims with strings, numbers or booleans")
+        raise TypeError("a claim requirement compares claims with strings, numbers or booleans")
     label = ".".join(path)
 
     def check(claims: Claims) -> AuthError | None:

@@ -21,12 +21,8 @@ class Claims(Mapping[str, Any]):
     """
 
     # `scopes` and `roles` are computed on first use, once per token (the verifier caches
-    # `Claims`): a request that never asks for them costs nothing. `_asgi` holds the
-    # middleware's `scope["auth"]` and `scope["user"]` for these claims, made once per token.
-    # `_verified_by` is the `TokenVerifier` that made them (None when made by hand): a route
-    # with its own verifier reuses only claims of that very verifier, since another one may
-    # trust other issuers, or the same `iss` for other audiences.
-    __slots__ = ("_asgi", "_claims", "_role_claims", "_roles", "_scope_claims", "_scopes", "_verified_by")
+    # `Claims`): a request that never asks for them costs nothing.
+    __slots__ = ("_claims", "_role_claims", "_roles", "_scope_claims", "_scopes")
 
     def __init__(
         self,
@@ -40,8 +36,6 @@ class Claims(Mapping[str, Any]):
         self._role_claims = tuple(role_claims)
         self._scopes: frozenset[str] | None = None
         self._roles: frozenset[str] | None = None
-        self._asgi: Any = None
-        self._verified_by: object = None
 
     @classmethod
     def _adopt(
@@ -49,15 +43,13 @@ class Claims(Mapping[str, Any]):
         claims: dict[str, Any],
         scope_claims: tuple[tuple[str, ...], ...],
         role_claims: tuple[tuple[str, ...], ...],
-        verified_by: object = None,
     ) -> Claims:
-        """Claims of a payload `verified_by` just parsed, verified and owns: no copy (internal)."""
+        """Claims of a payload the verifier just parsed, verified and owns: no copy (internal)."""
         self = cls.__new__(cls)
         self._claims = claims
         self._scope_claims = scope_claims
         self._role_claims = role_claims
-        self._scopes = self._roles = self._asgi = None
-        self._verified_by = verified_by
+        self._scopes = self._roles = None
         return self
 
     @property

@@ -1,22 +1,38 @@
-"""`requires_scopes`: a per-endpoint scope guard for Starlette, answering in RFC 6750 terms."""
+"""Per-endpoint requirements for Starlette: `requires_scopes`, `requires_any_scope`,
+`requires_roles`, `requires_any_role` and `requires_claim`, answering in RFC 6750 terms.
+
+Named like Starlette's own `requires()`, whose place they take on endpoints; the FastAPI guards
+(`JWKSAuth.require_scopes`, ...) offer the same requirements, checked by the same functions of
+`_authorization.py`.
+"""
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
+from ._authorization import (
+    ClaimName,
+    ClaimsCheck,
+    all_roles,
+    all_scopes,
+    any_role,
+    any_scope,
+    claim_value,
+    names,
+)
 from ._claims import Claims
-from ._errors import AuthError, InsufficientScopeError, MissingTokenError
+from ._errors import AuthError, MissingTokenError
 from ._request import REALM_SCOPE_KEY, REFUSAL_SCOPE_KEY
 from ._responses import RefusalResponse, send_refusal
 
-__all__ = ["missing_scopes", "requires_scopes"]
+__all__ = ["requires_any_role", "requires_any_scope", "requires_claim", "requires_roles", "requires_scopes"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,7 +44,33 @@ def requires_scopes(*scopes: str) -> Callable[[F], F]:
     `HTTPEndpoint` methods. No token: 401; a token lacking a scope: 403
     `insufficient_scope` naming the missing ones.
     """
-    required = _scope_list(scopes)
+    return _requirement(all_scopes(names(scopes, "requires_scopes", "scope")))
+
+
+def requires_any_scope(*scopes: str) -> Callable[[F], F]:
+    """Require at least one of `scopes` (403 `insufficient_scope` naming them all)."""
+    return _requirement(any_scope(names(scopes, "requires_any_scope", "scope")))
+
+
+def requires_roles(*roles: str) -> Callable[[F], F]:
+    """Require every one of `roles` (`Claims.roles`, configured by `Issuer(role_claims=...)`)."""
+    return _requirement(all_roles(names(roles, "requires_roles", "role")))
+
+
+def requires_any_role(*roles: str) -> Callable[[F], F]:
+    """Require at least one of `roles`."""
+    return _requirement(any_role(names(roles, "requires_any_role", "role")))
+
+
+def requires_claim(name: ClaimName, *accepted_values: object) -> Callable[[F], F]:
+    """Require claim `name` (or a path into nested objects, like ``("realm_access", "roles")``)
+    to be present and, when values are given, equal to one of them (type included; a list claim
+    must contain one of them). The refusal does not say which value was expected."""
+    return _requirement(claim_value(name, accepted_values))
+
+
+def _requirement(check: ClaimsCheck) -> Callable[[F], F]:
+    """A decorator refusing the endpoint's connection when `check` refuses its claims."""
 
     def decorator(endpoint: F) -> F:
         kind, position = _connection_parameter(endpoint)
@@ -38,7 +80,7 @@ def requires_scopes(*scopes: str) -> Callable[[F], F]:
             @functools.wraps(endpoint)
             async def websocket_endpoint(*args: Any, **kwargs: Any) -> Any:
                 websocket = _argument(args, kwargs, kind, position)
-                error = _refusal(websocket, required)
+                error = _refusal(websocket, check)
                 if error is not None:
                     assert isinstance(websocket, WebSocket)  # noqa: S101 - checked by _connection_parameter
                     realm = websocket.scope.get(REALM_SCOPE_KEY)
@@ -51,7 +93,7 @@ def requires_scopes(*scopes: str) -> Callable[[F], F]:
         @functools.wraps(endpoint)
         async def http_endpoint(*args: Any, **kwargs: Any) -> Any:
             request = _argument(args, kwargs, kind, position)
-            error = _refusal(request, required)
+            error = _refusal(request, check)
             if error is not None:
                 return RefusalResponse(error, request.scope.get(REALM_SCOPE_KEY))
             if inspect.iscoroutinefunction(endpoint):
@@ -63,25 +105,13 @@ def requires_scopes(*scopes: str) -> Callable[[F], F]:
     return decorator
 
 
-def missing_scopes(claims: Claims, required: Iterable[str]) -> list[str]:
-    """The required scopes a token lacks, in the order they were required."""
-    return [scope for scope in required if scope not in claims.scopes]
-
-
-def _refusal(connection: HTTPConnection, required: list[str]) -> AuthError | None:
+def _refusal(connection: HTTPConnection, check: ClaimsCheck) -> AuthError | None:
     claims = connection.scope.get("state", {}).get("claims")
     if not isinstance(claims, Claims):
         # A token the middleware left to the routes is refused as the middleware would have.
         refusal: AuthError | None = connection.scope.get(REFUSAL_SCOPE_KEY)
         return refusal or MissingTokenError()
-    missing = missing_scopes(claims, required)
-    return InsufficientScopeError(required, missing) if missing else None
-
-
-def _scope_list(scopes: tuple[str, ...]) -> list[str]:
-    if not scopes or not all(isinstance(scope, str) and scope and " " not in scope for scope in scopes):
-        raise ValueError("requires_scopes() takes one or more scope names, without spaces")
-    return list(scopes)
+    return check(claims)
 
 
 def _connection_parameter(endpoint: Callable[..., Any]) -> tuple[str, int]:

@@ -44,7 +44,8 @@ class Issuer:
 
     Keys come from exactly one source: `jwks_uri`, a static `jwks` document, a PEM
     `public_key`, a shared `secret` (HS256/384/512), or, when none is given, the
-    `jwks_uri` of the issuer's discovery document.
+    `jwks_uri` of the issuer's discovery document. `aliases` are other exact spellings of
+    `iss` the same issuer signs with (Google: `accounts.google.com`), sharing its keys.
 
     Fetching: URLs must be https (http only on loopback hosts, or anywhere with
     `allow_http=True`, meant for private networks such as `http://keycloak:8080`; a warning
@@ -59,6 +60,7 @@ class Issuer:
         self,
         issuer: str,
         *,
+        aliases: Iterable[str] = (),
         audience: str | Iterable[str] | None = None,
         verify_audience: bool = True,
         jwks_uri: str | None = None,
@@ -87,6 +89,7 @@ class Issuer:
         if not isinstance(issuer, str) or not issuer:
             raise ValueError("issuer must be a non-empty string: the exact `iss` value of its tokens")
         self.issuer = issuer
+        self.aliases = frozenset(_strings(aliases, "aliases")) - {issuer}
         self.audiences = _audiences(audience)
         if verify_audience and not self.audiences:
             raise ValueError(

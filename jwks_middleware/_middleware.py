@@ -7,14 +7,12 @@ Pure ASGI (no `BaseHTTPMiddleware`): `http` and `websocket` requests are authent
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Iterable
-from typing import Final
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._claims import Claims
-from ._config import DEFAULT_MAX_TOKEN_BYTES, DEFAULT_TOKEN_CACHE_SIZE
 from ._errors import (
     AuthError,
     AuthUnavailableError,
@@ -22,11 +20,11 @@ from ._errors import (
     MissingTokenError,
     UntrustedIssuerError,
 )
-from ._events import EventHook, logger
+from ._events import logger
 from ._extract import TokenSources, is_b64token, is_cors_preflight, without_subprotocol_token
 from ._issuer import Issuer
-from ._keys.fetch import HTTPClient
 from ._keys.store import IssuerResolver
+from ._options import VerifierOptions
 from ._request import (
     LIFESPAN_OWNER,
     REALM_SCOPE_KEY,
@@ -35,7 +33,10 @@ from ._request import (
     verify_or_refuse,
 )
 from ._responses import send_refusal
-from ._verify import TokenVerifier
+from ._verify import TokenVerifier, own_or_given_verifier
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["JWKSMiddleware"]
 
@@ -49,7 +50,8 @@ class JWKSMiddleware:
 
     Validated claims go to `request.state.claims` (a `Claims`), `scope["auth"]` and
     `scope["user"]`, so Starlette's `requires()` works too. Refusals follow RFC 6750.
-    Give `issuers` (a list of `Issuer`, or a resolver callable) or a ready `verifier`.
+    Give `issuers` (a list of `Issuer` objects and resolvers, or one resolver) and the
+    verifier options (`VerifierOptions`, as for `TokenVerifier`), or a ready `verifier`.
 
     `optional=True` lets requests without a token through with claims None, and also those
     whose token is not addressed to this middleware (an `iss` it does not trust, or another
@@ -68,36 +70,23 @@ class JWKSMiddleware:
         self,
         app: ASGIApp,
         *,
-        issuers: Iterable[Issuer] | IssuerResolver | None = None,
+        issuers: Iterable[Issuer | IssuerResolver] | IssuerResolver | None = None,
         verifier: TokenVerifier | None = None,
         optional: bool = False,
         exclude_paths: Iterable[str] = (),
         realm: str | None = None,
-        http_client: HTTPClient | None = None,
         cookie_name: str | None = None,
         websocket_query_param: str | None = None,
         websocket_subprotocol: str | None = None,
-        on_event: EventHook | None = None,
-        token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE,
-        max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
-        clock: Callable[[], float] = time.time,
+        **options: Unpack[VerifierOptions],
     ) -> None:
         self.app = app
         #: The error of an invalid configuration, kept when a running server built this (below).
         self.configuration_error: TypeError | ValueError | None = None
         try:
-            if (issuers is None) == (verifier is None):
-                raise TypeError("give either issuers=... or verifier=...")
             if isinstance(exclude_paths, str):
                 raise TypeError("exclude_paths must be a list of paths")
-            self.verifier = verifier or TokenVerifier(
-                issuers,  # type: ignore[arg-type]  # not None: checked above
-                http_client=http_client,
-                clock=clock,
-                on_event=on_event,
-                token_cache_size=token_cache_size,
-                max_token_bytes=max_token_bytes,
-            )
+            self.verifier = own_or_given_verifier(issuers, verifier, options)
         except (TypeError, ValueError) as error:
             if not _event_loop_running():
                 raise
@@ -156,7 +145,7 @@ class JWKSMiddleware:
                 scope[REFUSAL_SCOPE_KEY] = error
                 claims = None
         scope[REALM_SCOPE_KEY] = self.realm
-        set_request_claims(scope, claims)
+        set_request_claims(scope, claims, self.verifier)
         marker = self.sources.websocket_subprotocol
         if marker is not None and scope_type == "websocket" and marker in scope.get("subprotocols", ()):
             send = _answer_subprotocol(scope, send, marker)

@@ -52,7 +52,8 @@ def check_claims(claims: dict[str, Any], issuer: Issuer, now: float) -> tuple[fl
     iat = numeric_date(claims, "iat")
     if iat is not None and now + leeway < iat:  # RFC 7519 section 4.1.6
         raise ImmatureTokenError(f"token was issued {_ago(iat - now)} in the future")
-    if claims.get("iss") != issuer.issuer:  # RFC 7519 section 4.1.1, exact string match
+    iss = claims.get("iss")
+    if iss != issuer.issuer and iss not in issuer.aliases:  # RFC 7519 section 4.1.1, exact match
         raise InvalidClaimError("token 'iss' does not match the issuer")
     if issuer.verify_audience:
         _check_audience(claims.get("aud"), issuer)

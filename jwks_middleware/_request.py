@@ -21,7 +21,9 @@ __all__ = [
     "LIFESPAN_OWNER",
     "REALM_SCOPE_KEY",
     "REFUSAL_SCOPE_KEY",
+    "VERIFIED_BY_SCOPE_KEY",
     "ClaimsUser",
+    "claims_verified_by",
     "middleware_in_lifespan",
     "set_request_claims",
     "verify_or_refuse",
@@ -32,6 +34,8 @@ __all__ = [
 REALM_SCOPE_KEY: Final = "jwks_middleware.realm"
 #: Scope key of the refusal of a token the middleware left to the routes (`optional=True`).
 REFUSAL_SCOPE_KEY: Final = "jwks_middleware.refusal"
+#: Scope key of the verifier that made the request's claims, with those claims.
+VERIFIED_BY_SCOPE_KEY: Final = "jwks_middleware.verified_by"
 #: The middleware whose lifespan is running (its app's lifespan runs in the same task).
 LIFESPAN_OWNER: ContextVar[object | None] = ContextVar("jwks_middleware", default=None)
 
@@ -68,23 +72,31 @@ class _ClaimsCredentials(AuthCredentials):
         return sorted(self._claims.scopes | {"authenticated"})
 
 
-def set_request_claims(scope: Scope, claims: Claims | None) -> None:
-    """Put the request's claims where apps read them: `request.state.claims`, `scope["auth"]`
-    and `scope["user"]` (so Starlette's own `requires()` works)."""
+def set_request_claims(scope: Scope, claims: Claims | None, verifier: TokenVerifier) -> None:
+    """Put the request's claims, made by `verifier`, where apps read them:
+    `request.state.claims`, `scope["auth"]` and `scope["user"]` (so Starlette's own
+    `requires()` works)."""
     state = scope.get("state")
     if state is None:
         state = scope["state"] = {}
     state["claims"] = claims
+    scope[VERIFIED_BY_SCOPE_KEY] = (verifier, claims)
     if claims is None:
         scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
     else:
-        scope["auth"], scope["user"] = claims._asgi or _starlette_auth(claims)
+        scope["auth"], scope["user"] = _ClaimsCredentials(claims), ClaimsUser(claims)
 
 
-def _starlette_auth(claims: Claims) -> tuple[AuthCredentials, ClaimsUser]:
-    """`scope["auth"]` and `scope["user"]` for these claims, made once per `Claims`."""
-    made = claims._asgi = (_ClaimsCredentials(claims), ClaimsUser(claims))
-    return made
+def claims_verified_by(scope: Scope, verifier: TokenVerifier) -> Claims | None:
+    """The request's claims when `verifier` made them (and the app did not replace them).
+
+    A route with its own verifier reuses only claims of that very verifier: another one may
+    trust other issuers, or the same `iss` for other audiences."""
+    made: tuple[TokenVerifier, Claims | None] | None = scope.get(VERIFIED_BY_SCOPE_KEY)
+    if made is None or made[0] is not verifier:
+        return None
+    claims = made[1]
+    return claims if claims is not None and scope.get("state", {}).get("claims") is claims else None
 
 
 def middleware_in_lifespan() -> bool:

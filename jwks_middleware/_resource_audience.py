@@ -56,11 +56,13 @@ def issuer_for_resource(issuer: Issuer, resource: str) -> Issuer:
 @overload
 def issuers_for_resource(issuers: IssuerResolver, resource: str) -> IssuerResolver: ...
 @overload
-def issuers_for_resource(issuers: Iterable[Issuer], resource: str) -> list[Issuer]: ...
 def issuers_for_resource(
-    issuers: Iterable[Issuer] | IssuerResolver, resource: str
-) -> list[Issuer] | IssuerResolver:
-    """`issuer_for_resource` applied to a list of issuers, or to each issuer a resolver finds."""
+    issuers: Iterable[Issuer | IssuerResolver], resource: str
+) -> list[Issuer | IssuerResolver]: ...
+def issuers_for_resource(
+    issuers: Iterable[Issuer | IssuerResolver] | IssuerResolver, resource: str
+) -> list[Issuer | IssuerResolver] | IssuerResolver:
+    """`issuer_for_resource` applied to each issuer listed, and to each issuer a resolver finds."""
     if callable(issuers):
         resolver = issuers
 
@@ -69,4 +71,9 @@ def issuers_for_resource(
             return issuer_for_resource(found, resource) if found is not None else None
 
         return resolve
-    return [issuer_for_resource(issuer, resource) for issuer in issuers]
+    return [
+        issuer_for_resource(source, resource)
+        if isinstance(source, Issuer)
+        else issuers_for_resource(source, resource)
+        for source in issuers
+    ]

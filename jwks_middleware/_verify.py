@@ -11,21 +11,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from ._algorithms import algorithm_model
 from ._claims import Claims
-from ._config import DEFAULT_MAX_TOKEN_BYTES, DEFAULT_RESOLVED_ISSUERS, DEFAULT_TOKEN_CACHE_SIZE
 from ._errors import AuthError, InvalidSignatureError, UntrustedIssuerError
-from ._events import EventHook, Events
+from ._events import Events
 from ._issuer import Issuer
 from ._jwk import VerificationKey
 from ._jws import parse_token
-from ._keys.fetch import HTTPClient
 from ._keys.issuer_keys import IssuerKeys
 from ._keys.store import IssuerResolver, KeyStore
+from ._options import VerifierOptions, VerifierSettings
 from ._policy import check_bearer, check_claims, check_header_policy
 
-__all__ = ["TokenCache", "TokenVerifier"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["TokenCache", "TokenVerifier", "own_or_given_verifier"]
 
 # Characters at the end of a token that key the cache (see `TokenCache`).
 _KEY_CHARS = 32
@@ -129,9 +132,12 @@ def _not_cached(token: str) -> None:
 class TokenVerifier:
     """Verifies bearer tokens against trusted issuers; usable on its own or by the middleware.
 
-    `issuers` is a list of `Issuer` or a resolver callable (`iss` -> `Issuer | None`).
-    Repeated tokens are answered from a bounded cache (`token_cache_size=0` turns it off)
-    whose entries never outlive the token's `exp` or the key that verified it.
+    `issuers` is a list of `Issuer` objects and resolvers (callables `iss` -> `Issuer | None`),
+    or one resolver. The options (`VerifierOptions`: `http_client`, `clock`, `on_event`,
+    `token_cache_size`, `max_token_bytes`, `max_resolved_issuers`) are those of
+    `JWKSMiddleware` and `JWKSAuth` too. Repeated tokens are answered from a bounded cache
+    (`token_cache_size=0` turns it off) whose entries never outlive the token's `exp` or the
+    key that verified it.
 
     `cached(token)`: the claims of a token verified before whose verdict still holds, or None
     (then call `verify`); a dictionary lookup and a time check, nothing else. The middleware
@@ -139,29 +145,22 @@ class TokenVerifier:
     """
 
     def __init__(
-        self,
-        issuers: Iterable[Issuer] | IssuerResolver,
-        *,
-        http_client: HTTPClient | None = None,
-        clock: Callable[[], float] = time.time,
-        on_event: EventHook | None = None,
-        token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE,
-        max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
-        max_resolved_issuers: int = DEFAULT_RESOLVED_ISSUERS,
+        self, issuers: Iterable[Issuer | IssuerResolver] | IssuerResolver, **options: Unpack[VerifierOptions]
     ) -> None:
-        if token_cache_size < 0 or max_token_bytes < 256:
-            raise ValueError("token_cache_size must be >= 0 and max_token_bytes >= 256")
-        self._clock = clock
-        self.events = Events(on_event)
+        #: The options, with their defaults, checked here once.
+        self.options = settings = VerifierSettings(**options)
+        clock = self._clock = settings.clock
+        self.events = Events(settings.on_event)
         self.key_store = KeyStore(
             issuers,
-            http_client=http_client,
+            http_client=settings.http_client,
             clock=clock,
             events=self.events,
             on_keys_removed=self._forget_tokens_of,
-            max_resolved_issuers=max_resolved_issuers,
+            max_resolved_issuers=settings.max_resolved_issuers,
         )
-        self._max_token_bytes = max_token_bytes
+        token_cache_size = settings.token_cache_size
+        self._max_token_bytes = settings.max_token_bytes
         self._cache = TokenCache(token_cache_size, clock) if token_cache_size else None
         # Tokens bound to a key (`cnf`) live in a cache of their own: `cached` and `verify`
         # never answer one, so a bound token can only pass where its proof is checked.
@@ -217,7 +216,7 @@ class TokenVerifier:
             if not valid:
                 raise InvalidSignatureError("signature does not match the key")
             # The parsed payload is ours alone: adopted, not copied.
-            result = Claims._adopt(claims, issuer.scope_claims, issuer.role_claims, self)
+            result = Claims._adopt(claims, issuer.scope_claims, issuer.role_claims)
             cache = self._bound_cache if bound else self._cache
             if cache is not None:
                 leeway = issuer.leeway
@@ -264,3 +263,18 @@ class TokenVerifier:
 
     def __repr__(self) -> str:
         return f"TokenVerifier(issuers={[keys.issuer.issuer for keys in self.key_store.issuers()]!r})"
+
+
+def own_or_given_verifier(
+    issuers: Iterable[Issuer | IssuerResolver] | IssuerResolver | None,
+    verifier: TokenVerifier | None,
+    options: VerifierOptions,
+) -> TokenVerifier:
+    """The verifier of an adapter given either `issuers` (and options) or a ready `verifier`."""
+    if (issuers is None) == (verifier is None):
+        raise TypeError("give either issuers=... or verifier=...")
+    if verifier is None:
+        return TokenVerifier(issuers, **options)  # type: ignore[arg-type]  # not None: checked above
+    if options:
+        raise TypeError(f"{', '.join(sorted(options))}: options of the verifier, give them to TokenVerifier")
+    return verifier

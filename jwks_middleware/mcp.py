@@ -32,24 +32,24 @@ try:
 except ImportError as error:  # tested with the SDK hidden
     raise ImportError('jwks_middleware.mcp needs the MCP SDK: pip install "jwks-middleware[mcp]"') from error
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from types import TracebackType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._claims import Claims
-from ._config import DEFAULT_MAX_TOKEN_BYTES, DEFAULT_TOKEN_CACHE_SIZE
 from ._errors import AuthError
-from ._events import EventHook
 from ._issuer import Issuer
 from ._keys.store import IssuerResolver
+from ._options import VerifierOptions
 from ._request import verify_or_refuse
 from ._resource_audience import issuers_for_resource
 from ._resource_metadata import ResourceMetadata, ResourceMetadataMiddleware
 from ._verify import TokenVerifier
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["CLIENT_ID_CLAIMS", "JWKSTokenVerifier", "ResourceMetadata"]
 
@@ -62,7 +62,7 @@ CLIENT_ID_CLAIMS: Final = ("client_id", "azp", "cid", "appid")
 class JWKSTokenVerifier:
     """The MCP SDK's `TokenVerifier` over this library's `TokenVerifier`.
 
-    `issuers` as for `JWKSMiddleware` (a list of `Issuer`, or a resolver). With `metadata`, the
+    `issuers` and the verifier options (`VerifierOptions`) as for `JWKSMiddleware`. With `metadata`, the
     server's RFC 9728 metadata: every issuer then accepts only tokens whose `aud` names
     `metadata.resource` (RFC 8707 section 2, see `issuer_for_resource`) unless
     `require_resource_audience=False`, and `wrap` serves the document. `verifier` is the
@@ -71,15 +71,11 @@ class JWKSTokenVerifier:
 
     def __init__(
         self,
-        issuers: Iterable[Issuer] | IssuerResolver,
+        issuers: Iterable[Issuer | IssuerResolver] | IssuerResolver,
         *,
         metadata: ResourceMetadata | None = None,
         require_resource_audience: bool = True,
-        http_client: httpx.AsyncClient | None = None,
-        on_event: EventHook | None = None,
-        token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE,
-        max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
-        clock: Callable[[], float] = time.time,
+        **options: Unpack[VerifierOptions],
     ) -> None:
         if not callable(issuers):
             issuers = list(issuers)
@@ -89,14 +85,7 @@ class JWKSTokenVerifier:
                 issuers = issuers_for_resource(issuers, metadata.resource)
         self.metadata = metadata
         self.require_resource_audience = require_resource_audience
-        self.verifier = TokenVerifier(
-            issuers,
-            http_client=http_client,
-            clock=clock,
-            on_event=on_event,
-            token_cache_size=token_cache_size,
-            max_token_bytes=max_token_bytes,
-        )
+        self.verifier = TokenVerifier(issuers, **options)
 
     async def verify_token(self, token: str) -> AccessToken | None:
         """The token's `AccessToken`, or None when it is refused (the SDK then answers 401).
@@ -216,15 +205,22 @@ class _KeysLifespan:
         await self.app(scope, lifespan_receive, send)
 
 
-def _check_metadata(metadata: ResourceMetadata, issuers: list[Issuer] | IssuerResolver) -> None:
+def _check_metadata(
+    metadata: ResourceMetadata, issuers: list[Issuer | IssuerResolver] | IssuerResolver
+) -> None:
     # The MCP authorization spec: the metadata names at least one authorization server, where
     # clients get their tokens; a server named there whose tokens are refused is a mistake.
     if not metadata.authorization_servers:
         raise ValueError(
             "MCP clients find their authorization server in the metadata: give authorization_servers"
         )
-    if not callable(issuers):
-        trusted = {issuer.issuer for issuer in issuers}
+    if not callable(issuers) and all(isinstance(source, Issuer) for source in issuers):
+        trusted = {
+            iss
+            for issuer in issuers
+            if isinstance(issuer, Issuer)
+            for iss in (issuer.issuer, *issuer.aliases)
+        }
         if untrusted := [server for server in metadata.authorization_servers if server not in trusted]:
             raise ValueError(
                 f"the metadata names authorization servers that are not trusted issuers: {untrusted}"

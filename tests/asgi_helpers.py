@@ -142,8 +142,8 @@ def make_app(
     **options: Any,
 ) -> Starlette:
     """A Starlette app behind `JWKSMiddleware(issuers=[issuer()], clock=clock, **options)`."""
-    options.setdefault("clock", clock)
     if "verifier" not in options:
+        options.setdefault("clock", clock)
         options.setdefault("issuers", [issuer()])
     return Starlette(
         routes=list(default_routes() if routes is None else routes),

@@ -14,8 +14,15 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocket
 
-from jwks_middleware import Claims, requires_scopes
-from jwks_middleware._decorators import missing_scopes
+from jwks_middleware import (
+    Claims,
+    requires_any_role,
+    requires_any_scope,
+    requires_claim,
+    requires_roles,
+    requires_scopes,
+)
+from jwks_middleware._authorization import missing_scopes
 
 
 @requires_scopes("read:items")
@@ -235,3 +242,118 @@ def anyio_backend() -> str:
 def test_missing_scopes_keeps_the_required_order() -> None:
     claims = Claims({"scope": "b"})
     assert missing_scopes(claims, ["c", "b", "a"]) == ["c", "a"]
+
+
+# -- the other requirements: the same set as the FastAPI guards -----------------------------
+
+
+@requires_any_scope("read:items", "admin")
+async def any_scope_items(request: Request) -> Response:
+    return PlainTextResponse("any scope")
+
+
+@requires_roles("editor", "reviewer")
+def all_roles_items(request: Request) -> Response:
+    return PlainTextResponse("all roles")
+
+
+@requires_any_role("editor", "admin")
+async def any_role_items(request: Request) -> Response:
+    return PlainTextResponse("any role")
+
+
+@requires_claim("email_verified", True)
+async def verified_items(request: Request) -> Response:
+    return PlainTextResponse("verified")
+
+
+@requires_claim(("org", "plan"), "pro", "enterprise")
+async def org_items(request: Request) -> Response:
+    return PlainTextResponse("org")
+
+
+@requires_any_role("admin")
+async def admin_chat(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_text("admin")
+    await websocket.close()
+
+
+def requirement_client() -> TestClient:
+    return TestClient(
+        make_app(
+            [
+                Route("/any-scope", any_scope_items),
+                Route("/all-roles", all_roles_items),
+                Route("/any-role", any_role_items),
+                Route("/verified", verified_items),
+                Route("/org", org_items),
+                WebSocketRoute("/admin-chat", admin_chat),
+            ]
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "granted", "refused"),
+    [
+        ("/any-scope", {"scope": "admin"}, {"scope": "write:items"}),
+        ("/all-roles", {"roles": ["editor", "reviewer"]}, {"roles": ["editor"]}),
+        ("/any-role", {"roles": ["admin"]}, {"roles": ["viewer"]}),
+        ("/verified", {"email_verified": True}, {"email_verified": "true"}),
+        ("/org", {"org": {"plan": "enterprise"}}, {"org": {"plan": "free"}}),
+    ],
+)
+def test_each_requirement_lets_through_what_it_asks_and_refuses_the_rest_with_403(
+    path: str, granted: dict[str, Any], refused: dict[str, Any]
+) -> None:
+    http = requirement_client()
+    assert http.get(path, headers=bearer(mint(**granted))).status_code == 200
+    response = http.get(path, headers=bearer(mint(**refused)))
+    assert response.status_code == 403
+    assert response.headers["www-authenticate"].startswith('Bearer error="insufficient_scope"')
+    assert http.get(path).status_code == 401
+
+
+def test_any_scope_refusal_names_the_accepted_scopes_and_roles_name_no_scope() -> None:
+    http = requirement_client()
+    challenge = http.get("/any-scope", headers=bearer(mint(scope="other"))).headers["www-authenticate"]
+    assert 'scope="read:items admin"' in challenge
+    challenge = http.get("/any-role", headers=bearer(mint(roles=["viewer"]))).headers["www-authenticate"]
+    assert "scope=" not in challenge
+
+
+def test_claim_refusal_does_not_reveal_the_expected_value() -> None:
+    response = requirement_client().get("/org", headers=bearer(mint(org={"plan": "free"})))
+    assert "enterprise" not in response.text
+    assert "enterprise" not in response.headers["www-authenticate"]
+
+
+def test_role_requirement_guards_websockets_before_accept() -> None:
+    http = requirement_client()
+    with http.websocket_connect("/admin-chat", headers=bearer(mint(roles=["admin"]))) as websocket:
+        assert websocket.receive_text() == "admin"
+    with pytest.raises(WebSocketDenialResponse) as denied:  # noqa: SIM117
+        with http.websocket_connect("/admin-chat", headers=bearer(mint(roles=["viewer"]))):
+            pass
+    assert denied.value.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: requires_any_scope(),
+        lambda: requires_roles("two words"),
+        lambda: requires_any_role(""),
+    ],
+)
+def test_requirements_without_names_are_value_errors(make: Any) -> None:
+    with pytest.raises(ValueError, match="names"):
+        make()
+
+
+def test_claim_requirement_takes_a_name_or_path_and_plain_values() -> None:
+    with pytest.raises(TypeError, match="claim name"):
+        requires_claim(())
+    with pytest.raises(TypeError, match="strings, numbers or booleans"):
+        requires_claim("org", {"plan": "pro"})

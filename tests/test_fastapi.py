@@ -904,7 +904,7 @@ def test_without_any_realm_the_challenge_has_none(issuer: Issuer) -> None:
 
 
 def test_configuration_errors_are_raised_at_construction(issuer: Issuer) -> None:
-    with pytest.raises(TypeError, match="not both"):
+    with pytest.raises(TypeError, match="either issuers"):
         JWKSAuth(issuers=[issuer], verifier=TokenVerifier([issuer]))
     with pytest.raises(ValueError, match="bearer tokens"):
         JWKSAuth(scheme=APIKeyHeader(name="x-api-key"))

@@ -328,7 +328,14 @@ def test_verifier_refuses_what_is_not_an_issuer() -> None:
         TokenVerifier([ISSUER])  # type: ignore[list-item]
 
 
-@pytest.mark.parametrize("options", [{"token_cache_size": -1}, {"max_token_bytes": 255}])
-def test_verifier_refuses_bad_limits(options: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match="token_cache_size"):
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"token_cache_size": -1}, "token_cache_size"),
+        ({"max_token_bytes": 255}, "max_token_bytes"),
+        ({"max_resolved_issuers": 0}, "max_resolved_issuers"),
+    ],
+)
+def test_verifier_refuses_bad_limits(options: dict[str, Any], named: str) -> None:
+    with pytest.raises(ValueError, match=named):
         make_verifier(**options)

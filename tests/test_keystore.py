@@ -445,10 +445,8 @@ def test_a_store_needs_issuers_each_configured_once(issuer: LocalIssuer, clock: 
         store([], clock)
     with pytest.raises(ValueError, match="configured twice"):
         store([issuer.config(), issuer.config()], clock)
-    with pytest.raises(TypeError, match="Issuer objects, not str"):
+    with pytest.raises(TypeError, match="Issuer objects or resolvers, not str"):
         store([issuer.url], clock)
-    with pytest.raises(ValueError, match="max_resolved_issuers"):
-        store(lambda iss: None, clock, max_resolved_issuers=0)
 
 
 async def test_a_fixed_list_trusts_only_its_issuers(

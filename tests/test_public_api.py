@@ -59,3 +59,20 @@ def test_every_exported_error_carries_its_rfc_6750_answer() -> None:
         }
         assert set(error.description) <= allowed, error
         assert error.reason
+
+
+def test_starlette_decorators_and_fastapi_guards_offer_the_same_requirements() -> None:
+    from jwks_middleware.fastapi import JWKSAuth
+
+    decorators = {
+        name.removeprefix("requires_") for name in jwks_middleware.__all__ if name.startswith("requires_")
+    }
+    guards = {name.removeprefix("require_") for name in dir(JWKSAuth) if name.startswith("require_")}
+    assert decorators == guards == {"scopes", "any_scope", "roles", "any_role", "claim"}
+
+
+def test_public_classes_are_shown_under_their_public_path() -> None:
+    for name in jwks_middleware.__all__:
+        value = getattr(jwks_middleware, name)
+        if isinstance(value, type):
+            assert value.__module__ == "jwks_middleware", name

@@ -514,3 +514,29 @@ async def test_a_bound_token_passes_verify_bound_and_never_the_bearer_path() -> 
 async def test_verify_bound_checks_everything_else() -> None:
     with pytest.raises(ExpiredTokenError):
         await make_verifier().verify_bound(mint(cnf={"jkt": "x"}, exp=1))
+
+
+# -- what `issuers=` takes ------------------------------------------------------------------
+
+
+async def test_issuers_may_mix_issuers_and_resolvers_and_a_listed_issuer_wins() -> None:
+    asked: list[str] = []
+
+    def resolver(iss: str) -> Issuer | None:
+        asked.append(iss)
+        return make_issuer(OTHER_ISSUER) if iss == OTHER_ISSUER else None
+
+    verifier = TokenVerifier([make_issuer(), resolver], clock=Clock())
+    assert (await verifier.verify(mint())).issuer == ISSUER
+    assert (await verifier.verify(mint(iss=OTHER_ISSUER))).issuer == OTHER_ISSUER
+    with pytest.raises(UntrustedIssuerError):
+        await verifier.verify(mint(iss="https://stranger.example.test/"))
+    assert asked == [OTHER_ISSUER, "https://stranger.example.test/"]  # never asked about ISSUER
+
+
+async def test_an_alias_of_an_issuer_shares_its_keys_and_policy() -> None:
+    verifier = TokenVerifier([make_issuer(aliases=["issuer.example.test"])], clock=Clock())
+    assert (await verifier.verify(mint(iss="issuer.example.test"))).issuer == "issuer.example.test"
+    assert len(verifier.key_store.issuers()) == 1
+    with pytest.raises(ValueError, match="configured twice"):
+        TokenVerifier([make_issuer(aliases=[OTHER_ISSUER]), make_issuer(OTHER_ISSUER)])

@@ -31,14 +31,15 @@ class _ResolvedIssuers(LRUCache[str, IssuerKeys]):
 class KeyStore:
     """Keys of every trusted issuer, looked up by the token's `iss`.
 
-    With a list, only those issuers are trusted and all are preloaded by `start()`. With a
-    resolver, each new `iss` is offered to it; trusted ones are kept in a bounded LRU, so
-    random `iss` values cause no fetch and no unbounded growth.
+    Issuers listed are trusted and preloaded by `start()`, under their `iss` and its
+    `aliases`. Resolvers (alone, or in the list) are offered each other `iss`, in order; the
+    issuers they trust are kept in a bounded LRU, so random `iss` values cause no fetch and no
+    unbounded growth. A listed `Issuer` wins over resolvers for its `iss`.
     """
 
     def __init__(
         self,
-        issuers: Iterable[Issuer] | IssuerResolver,
+        issuers: Iterable[Issuer | IssuerResolver] | IssuerResolver,
         *,
         http_client: HTTPClient | None = None,
         clock: Callable[[], float],
@@ -46,26 +47,31 @@ class KeyStore:
         on_keys_removed: KeysRemoved | None = None,
         max_resolved_issuers: int = DEFAULT_RESOLVED_ISSUERS,
     ) -> None:
-        if max_resolved_issuers < 1:
-            raise ValueError("max_resolved_issuers must be at least 1")
         self._fetcher = Fetcher(http_client)
         self._clock = clock
         self._events = events
         self._on_keys_removed = on_keys_removed
-        self._resolver: IssuerResolver | None = None
-        self._fixed: dict[str, IssuerKeys] = {}
+        self._resolvers: list[IssuerResolver] = []
+        self._fixed: dict[str, IssuerKeys] = {}  # by `iss` and by each alias
+        self._listed: list[IssuerKeys] = []
         self._resolved = _ResolvedIssuers(max_resolved_issuers)
-        if callable(issuers):
-            self._resolver = issuers
-        else:
-            for issuer in issuers:
-                if not isinstance(issuer, Issuer):
-                    raise TypeError(f"issuers must hold Issuer objects, not {type(issuer).__name__}")
-                if issuer.issuer in self._fixed:
-                    raise ValueError(f"issuer {issuer.issuer!r} is configured twice")
-                self._fixed[issuer.issuer] = self._keys_for(issuer)
-            if not self._fixed:
-                raise ValueError("configure at least one issuer")
+        for source in [issuers] if callable(issuers) else issuers:
+            if isinstance(source, Issuer):
+                self._add_fixed(source)
+            elif callable(source):
+                self._resolvers.append(source)
+            else:
+                raise TypeError(f"issuers must hold Issuer objects or resolvers, not {type(source).__name__}")
+        if not self._fixed and not self._resolvers:
+            raise ValueError("configure at least one issuer")
+
+    def _add_fixed(self, issuer: Issuer) -> None:
+        keys = self._keys_for(issuer)
+        for iss in (issuer.issuer, *issuer.aliases):
+            if iss in self._fixed:
+                raise ValueError(f"issuer {iss!r} is configured twice")
+            self._fixed[iss] = keys
+        self._listed.append(keys)
 
     def _keys_for(self, issuer: Issuer) -> IssuerKeys:
         return IssuerKeys(
@@ -79,25 +85,32 @@ class KeyStore:
     def lookup(self, iss: str) -> IssuerKeys | None:
         """The keys of a trusted issuer, or None: an untrusted `iss` is never fetched."""
         keys = self._fixed.get(iss)
-        if keys is not None or self._resolver is None:
+        if keys is not None or not self._resolvers:
             return keys
         keys = self._resolved.get(iss)
         if keys is None:
-            issuer = self._resolver(iss)
+            issuer = self._resolve(iss)
             if issuer is None:
                 return None
-            if issuer.issuer != iss:
-                raise ValueError("the issuer resolver returned an Issuer for another iss")
             keys = self._resolved[iss] = self._keys_for(issuer)
         return keys
 
+    def _resolve(self, iss: str) -> Issuer | None:
+        for resolver in self._resolvers:
+            issuer = resolver(iss)
+            if issuer is not None:
+                if iss != issuer.issuer and iss not in issuer.aliases:
+                    raise ValueError("the issuer resolver returned an Issuer for another iss")
+                return issuer
+        return None
+
     def issuers(self) -> list[IssuerKeys]:
         """Every issuer currently known."""
-        return [*self._fixed.values(), *self._resolved.values()]
+        return [*self._listed, *self._resolved.values()]
 
     async def start(self) -> None:
         """Preload the keys of every configured issuer concurrently; start the refreshers."""
-        await asyncio.gather(*(keys.start() for keys in self._fixed.values()))
+        await asyncio.gather(*(keys.start() for keys in self._listed))
 
     async def aclose(self) -> None:
         """Stop every background refresher."""

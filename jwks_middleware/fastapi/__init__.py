@@ -58,6 +58,8 @@ the `websocket.http.response` extension, close code 1008 otherwise.
 
 from __future__ import annotations
 
+from .._public import show_as_public
+
 # Checked first, for a clear message: the private modules below import FastAPI.
 try:
     import fastapi  # noqa: F401
@@ -99,3 +101,5 @@ __all__ = [
     "require_scopes",
     "swagger_ui_oauth",
 ]
+
+show_as_public(__name__, globals(), __all__)

@@ -8,9 +8,8 @@ through `jwks_middleware.fastapi`."""
 # annotations of a callable object in an empty namespace (it has no `__globals__`).
 
 import contextlib
-import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import Any, Final
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 from fastapi import Security
 from fastapi.security import SecurityScopes
@@ -19,26 +18,37 @@ from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
-from .._authorization import ClaimName, ClaimsCheck, all_roles, any_role, any_scope, claim_value, names
+from .._authorization import (
+    ClaimName,
+    ClaimsCheck,
+    all_roles,
+    any_role,
+    any_scope,
+    claim_value,
+    missing_scopes,
+    names,
+)
 from .._claims import Claims
-from .._config import DEFAULT_MAX_TOKEN_BYTES, DEFAULT_TOKEN_CACHE_SIZE
-from .._decorators import missing_scopes
 from .._errors import AuthError, AuthUnavailableError, InsufficientScopeError, MissingTokenError
-from .._events import EventHook, logger
+from .._events import logger
 from .._extract import TokenSources
 from .._issuer import Issuer
-from .._keys.fetch import HTTPClient
 from .._keys.store import IssuerResolver
+from .._options import VerifierOptions
 from .._request import (
     REALM_SCOPE_KEY,
     REFUSAL_SCOPE_KEY,
+    claims_verified_by,
     middleware_in_lifespan,
     set_request_claims,
     verify_or_refuse,
 )
-from .._verify import TokenVerifier
+from .._verify import TokenVerifier, own_or_given_verifier
 from ._openapi import bearer_scheme
 from ._refusals import AuthHTTPException, refusal_handler
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: Attribute of `app.state` holding the `JWKSAuth` installed on an app.
 APP_STATE_KEY: Final = "jwks_auth"
@@ -103,7 +113,7 @@ class JWKSAuth:
     `OAuth2` or `OpenIdConnect` object, only read for its `model` and `scheme_name` (default:
     HTTP bearer, JWT, named `DEFAULT_SCHEME_NAME`). `cookie_name`, `websocket_query_param`,
     `websocket_subprotocol` (the route then accepts with ``subprotocol=`` that marker) and the
-    verifier options are those of `JWKSMiddleware`.
+    verifier options (`VerifierOptions`) are those of `JWKSMiddleware`.
 
     Dependencies: `claims`, `optional_claims`, `require_scopes`, `require_any_scope`,
     `require_roles`, `require_any_role`, `require_claim`. Wiring: `install(app)`, or
@@ -112,7 +122,7 @@ class JWKSAuth:
 
     def __init__(
         self,
-        issuers: Iterable[Issuer] | IssuerResolver | None = None,
+        issuers: "Iterable[Issuer | IssuerResolver] | IssuerResolver | None" = None,
         *,
         verifier: TokenVerifier | None = None,
         realm: str | None = None,
@@ -120,23 +130,13 @@ class JWKSAuth:
         cookie_name: str | None = None,
         websocket_query_param: str | None = None,
         websocket_subprotocol: str | None = None,
-        http_client: "HTTPClient | None" = None,
-        on_event: EventHook | None = None,
-        token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE,
-        max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
-        clock: Callable[[], float] = time.time,
+        **options: "Unpack[VerifierOptions]",
     ) -> None:
-        if issuers is not None and verifier is not None:
-            raise TypeError("give issuers=... or verifier=..., not both")
-        if issuers is not None:
-            verifier = TokenVerifier(
-                issuers,
-                http_client=http_client,
-                clock=clock,
-                on_event=on_event,
-                token_cache_size=token_cache_size,
-                max_token_bytes=max_token_bytes,
-            )
+        if issuers is None and verifier is None:
+            if options:
+                raise TypeError(f"{', '.join(sorted(options))}: verifier options need issuers=...")
+        else:
+            verifier = own_or_given_verifier(issuers, verifier, options)
         #: Verifies tokens the middleware did not; None: rely on the middleware.
         self.verifier = verifier
         self.realm = realm
@@ -235,10 +235,9 @@ class JWKSAuth:
         if auth is None or verifier is None:
             logger.error("request refused with 503: %s", _NOTHING_VERIFIES_REQUEST)
             raise AuthUnavailableError(_NOTHING_VERIFIES_REQUEST)
-        claims = state.get("claims")
-        # Only claims of this very verifier are reused (the middleware's, when it shares it):
-        # another one may trust other issuers, or the same `iss` for other audiences.
-        if isinstance(claims, Claims) and claims._verified_by is verifier:
+        # The middleware's claims, when it shares this verifier.
+        claims = claims_verified_by(scope, verifier)
+        if claims is not None:
             return claims
         verified: dict[JWKSAuth, Claims | None] = scope.setdefault(_VERIFIED_SCOPE_KEY, {})
         if auth in verified:
@@ -247,7 +246,7 @@ class JWKSAuth:
         claims = None if token is None else await verify_or_refuse(verifier, token)
         verified[auth] = claims
         # The route sees its own verifier's verdict, as it would see the middleware's.
-        set_request_claims(scope, claims)
+        set_request_claims(scope, claims, verifier)
         return claims
 
     def _realm_of(self, scope: Scope) -> str | None:

@@ -4,9 +4,12 @@
 
     issuers = [
         providers.auth0("tenant.eu.auth0.com", "https://api.example.com"),
-        *providers.google("1234.apps.googleusercontent.com"),
+        providers.google("1234.apps.googleusercontent.com"),
+        providers.entra_id_multi_tenant(["<tenant id>"], "api://my-api"),
     ]
 
+Every preset returns one `Issuer`, except `entra_id_multi_tenant`, which is a resolver (it
+decides per `iss` which tenants are trusted); both kinds go into the same `issuers=` list.
 Each preset builds the exact `iss`, the key source and the claim checks its provider
 documents, in the provider's own terms; see docs/providers.md for the quirks each one handles
 and how it is tested. Every preset also takes the ordinary `Issuer` options (`IssuerOptions`:
@@ -19,6 +22,7 @@ Invalid arguments raise `ValueError` (or `TypeError`) at once, never at the firs
 
 from __future__ import annotations
 
+from .._public import show_as_public
 from ._auth0 import auth0
 from ._clerk import clerk
 from ._cognito import cognito
@@ -49,3 +53,5 @@ __all__ = [
     "onelogin",
     "supertokens",
 ]
+
+show_as_public(__name__, globals(), __all__)

@@ -9,9 +9,11 @@ from .._keys.store import IssuerResolver
 
 
 def combine(*sources: Issuer | Iterable[Issuer] | IssuerResolver) -> IssuerResolver:
-    """One resolver from issuers, lists of issuers (`google()`) and resolvers (`EntraTenants`).
+    """One resolver from issuers, lists of issuers and resolvers (`EntraTenants`).
 
     A configured `Issuer` wins over resolvers for its `iss`; resolvers are asked in order.
+    The `issuers=` list of the verifier takes issuers and resolvers mixed too; `combine` is for
+    places that take exactly one resolver.
     """
     fixed: dict[str, Issuer] = {}
     resolvers: list[IssuerResolver] = []
@@ -26,9 +28,10 @@ def combine(*sources: Issuer | Iterable[Issuer] | IssuerResolver) -> IssuerResol
         for issuer in issuers:
             if not isinstance(issuer, Issuer):
                 raise TypeError(f"combine() takes issuers and resolvers, not {type(issuer).__name__}")
-            if issuer.issuer in fixed:
-                raise ValueError(f"issuer {issuer.issuer!r} is configured twice")
-            fixed[issuer.issuer] = issuer
+            for iss in (issuer.issuer, *issuer.aliases):
+                if iss in fixed:
+                    raise ValueError(f"issuer {iss!r} is configured twice")
+                fixed[iss] = issuer
     if not fixed and not resolvers:
         raise ValueError("combine() needs at least one issuer or resolver")
 
