@@ -29,8 +29,8 @@ from ._authorization import (
 )
 from ._claims import Claims
 from ._errors import AuthError, MissingTokenError
-from ._request import REALM_SCOPE_KEY, REFUSAL_SCOPE_KEY
-from ._responses import RefusalResponse, send_refusal
+from ._request import CHALLENGES_SCOPE_KEY, REFUSAL_SCOPE_KEY
+from ._responses import BEARER_ONLY, RefusalResponse, send_refusal
 
 __all__ = ["requires_any_role", "requires_any_scope", "requires_claim", "requires_roles", "requires_scopes"]
 
@@ -83,8 +83,8 @@ def _requirement(check: ClaimsCheck) -> Callable[[F], F]:
                 error = _refusal(websocket, check)
                 if error is not None:
                     assert isinstance(websocket, WebSocket)  # noqa: S101 - checked by _connection_parameter
-                    realm = websocket.scope.get(REALM_SCOPE_KEY)
-                    await send_refusal(error, websocket.scope, websocket.receive, websocket.send, realm)
+                    challenges = websocket.scope.get(CHALLENGES_SCOPE_KEY, BEARER_ONLY)
+                    await send_refusal(error, websocket.scope, websocket.receive, websocket.send, challenges)
                     return None
                 return await endpoint(*args, **kwargs)
 
@@ -95,7 +95,7 @@ def _requirement(check: ClaimsCheck) -> Callable[[F], F]:
             request = _argument(args, kwargs, kind, position)
             error = _refusal(request, check)
             if error is not None:
-                return RefusalResponse(error, request.scope.get(REALM_SCOPE_KEY))
+                return RefusalResponse(error, request.scope.get(CHALLENGES_SCOPE_KEY, BEARER_ONLY))
             if inspect.iscoroutinefunction(endpoint):
                 return await endpoint(*args, **kwargs)
             return await run_in_threadpool(endpoint, *args, **kwargs)

@@ -21,15 +21,20 @@ import hashlib
 import hmac
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from starlette.types import Scope
 
-from ._algorithms import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, algorithm_model, key_fits
-from ._config import MAX_LEEWAY
-from ._dpop_nonce import NonceSource
+from ._algorithms import algorithm_model, key_fits
+from ._dpop_policy import (
+    DEFAULT_DPOP_ALGORITHMS,
+    DEFAULT_DPOP_LEEWAY,
+    DEFAULT_DPOP_MAX_AGE,
+    DEFAULT_MAX_PROOF_BYTES,
+    DPoPPolicy,
+)
 from ._dpop_url import normalize_uri
 from ._errors import (
     AuthError,
@@ -58,24 +63,6 @@ __all__ = [
     "verify_proof",
 ]
 
-#: Proof algorithms accepted by default, in the order announced in `algs` (RFC 9449 section 4.2
-#: forbids `none` and MACs); ES256K and Ed448, rare in clients, are accepted when configured.
-DEFAULT_DPOP_ALGORITHMS: Final = (
-    "ES256", "ES384", "ES512",
-    "PS256", "PS384", "PS512",
-    "RS256", "RS384", "RS512",
-    "EdDSA", "Ed25519",
-)  # fmt: skip
-#: Oldest proof accepted, in seconds since its `iat`. Proofs are made just before use; five
-#: minutes lets clients whose clocks run behind keep working, and replay is prevented by the
-#: `jti` store over the whole window, not by the window being short.
-DEFAULT_DPOP_MAX_AGE: Final = 300.0
-#: How far in the future `iat` may be (clients whose clocks run ahead), in seconds; also the
-#: clock difference allowed between servers sharing a replay store.
-DEFAULT_DPOP_LEEWAY: Final = 30.0
-#: Largest proof accepted, in bytes: an RSA-4096 proof for a long URL is about 3 KiB.
-DEFAULT_MAX_PROOF_BYTES: Final = 8 * 1024
-_MAX_AGE_LIMIT: Final = 3600.0
 
 # RFC 7515 section 4.1.9: "dpop+jwt" is the media type "application/dpop+jwt", case-insensitive.
 _PROOF_TYPES: Final = frozenset({"dpop+jwt", "application/dpop+jwt"})
@@ -90,46 +77,6 @@ _ALGORITHM_NAME: Final = re.compile(r"[A-Za-z0-9+._-]+")
 # are kept; bounded: cleared when full, so a flood of new keys costs at most this many.
 _PROOF_KEY_CACHE_SIZE: Final = 1024
 _proof_keys: dict[str, tuple[dict[str, Any], VerificationKey]] = {}
-
-
-@dataclass(frozen=True, kw_only=True)
-class DPoPPolicy:
-    """What a DPoP proof must satisfy besides the fixed checks of RFC 9449 section 4.3.
-
-    `algorithms`: accepted proof algorithms, asymmetric only, in the order announced in the
-    challenge's `algs` (kept as a tuple). A proof is accepted when
-    ``now - max_age <= iat <= now + leeway``. `nonces`: when set, every proof must carry a
-    current nonce of this source (section 9).
-    """
-
-    algorithms: Sequence[str] = DEFAULT_DPOP_ALGORITHMS
-    max_age: float = DEFAULT_DPOP_MAX_AGE
-    leeway: float = DEFAULT_DPOP_LEEWAY
-    max_proof_bytes: int = DEFAULT_MAX_PROOF_BYTES
-    nonces: NonceSource | None = None
-
-    def __post_init__(self) -> None:
-        if isinstance(self.algorithms, str):
-            raise TypeError("algorithms must be a list of names, not a string")
-        algorithms = tuple(dict.fromkeys(self.algorithms))
-        if not algorithms:
-            raise ValueError("algorithms must not be empty")
-        for name in algorithms:
-            if name.lower() == "none" or name in HMAC_ALGORITHMS:
-                raise ValueError(
-                    f"{name} is not allowed: DPoP proofs are signed by asymmetric keys (RFC 9449 section 4.2)"
-                )
-            if name not in ASYMMETRIC_ALGORITHMS:
-                raise ValueError(f"unsupported JWS algorithm: {name!r}")
-        object.__setattr__(self, "algorithms", algorithms)
-        if not 0 < self.max_age <= _MAX_AGE_LIMIT:
-            raise ValueError(f"max_age must be more than 0 and at most {_MAX_AGE_LIMIT:g} seconds")
-        if not 0 <= self.leeway <= MAX_LEEWAY:
-            raise ValueError(f"leeway must be between 0 and {MAX_LEEWAY} seconds")
-        if self.max_proof_bytes < 512:
-            raise ValueError("max_proof_bytes must be at least 512")
-        if self.nonces is not None and not isinstance(self.nonces, NonceSource):
-            raise TypeError("nonces must be a NonceSource")
 
 
 @dataclass(frozen=True)

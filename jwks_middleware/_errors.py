@@ -217,6 +217,14 @@ class DPoPBindingError(InvalidTokenError):
     reason = "dpop_binding"
 
 
+class UnboundTokenError(InvalidTokenError):
+    """A token of an issuer that requires sender-constrained tokens (`Issuer(dpop="required")`
+    or `certificate_bound="required"`) is not bound to a key (RFC 9449 section 7.1, RFC 8705)."""
+
+    description = "The access token must be bound to the client's key"
+    reason = "not_bound"
+
+
 class ReplayStoreUnavailableError(AuthError):
     """The DPoP replay store could not be asked: the proof cannot be checked, so it is refused."""
 

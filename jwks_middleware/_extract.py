@@ -1,20 +1,21 @@
-"""Finding the bearer token of a request: the Authorization header, and opt-in sources.
+"""Finding the token of a request: the Authorization header, and opt-in sources.
 
 RFC 6750 section 2: a token in a malformed header, or in more than one place, makes the
-request malformed (400). Another scheme (`Basic ...`) is simply no bearer credentials.
+request malformed (400). The header's scheme is `Bearer`, or `DPoP` for a DPoP-bound token
+(RFC 9449 section 7.1); another scheme (`Basic ...`) is simply no credentials.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, Literal, NamedTuple
 from urllib.parse import parse_qsl
 
 from starlette.types import Scope
 
 from ._errors import InvalidRequestError
 
-__all__ = ["TokenSources", "is_b64token", "is_cors_preflight", "without_subprotocol_token"]
+__all__ = ["Credentials", "TokenSources", "is_b64token", "is_cors_preflight", "without_subprotocol_token"]
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN_CHARACTERS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
@@ -36,6 +37,13 @@ def is_cors_preflight(scope: Scope) -> bool:
         return False
     names = {name for name, _ in scope["headers"]}
     return b"origin" in names and b"access-control-request-method" in names
+
+
+class Credentials(NamedTuple):
+    """A token and how it was sent: ``"dpop"`` for ``Authorization: DPoP``, else ``"bearer"``."""
+
+    token: str
+    scheme: Literal["bearer", "dpop"] = "bearer"
 
 
 class TokenSources:
@@ -66,7 +74,12 @@ class TokenSources:
         self.websocket_subprotocol = websocket_subprotocol
 
     def token(self, scope: Scope) -> str | None:
-        """The request's bearer token, None when it sent none; raise InvalidRequestError."""
+        """The request's token, None when it sent none; raise InvalidRequestError."""
+        credentials = self.credentials(scope)
+        return None if credentials is None else credentials.token
+
+    def credentials(self, scope: Scope) -> Credentials | None:
+        """The request's token and its scheme, None when it sent none; raise InvalidRequestError."""
         authorization: bytes | None = None
         cookie: bytes | None = None
         for name, value in scope["headers"]:
@@ -76,17 +89,18 @@ class TokenSources:
                 authorization = value
             elif name == b"cookie" and self.cookie_name is not None:
                 cookie = value if cookie is None else cookie + b"; " + value
-        found: list[str] = []
+        found: list[Credentials] = []
         if authorization is not None:
-            token = _bearer(authorization)
-            if token is not None:
-                found.append(token)
+            from_header = _authorization(authorization)
+            if from_header is not None:
+                found.append(from_header)
         if cookie is not None:
-            found.extend(_cookie(cookie, self.cookie_name))
+            found.extend(map(Credentials, _cookie(cookie, self.cookie_name)))
         if self.websocket_query_param is not None and scope["type"] == "websocket":
-            found.extend(_query(scope.get("query_string", b""), self.websocket_query_param))
+            found.extend(map(Credentials, _query(scope.get("query_string", b""), self.websocket_query_param)))
         if self.websocket_subprotocol is not None and scope["type"] == "websocket":
-            found.extend(_subprotocol(scope.get("subprotocols") or (), self.websocket_subprotocol))
+            subprotocols = scope.get("subprotocols") or ()
+            found.extend(map(Credentials, _subprotocol(subprotocols, self.websocket_subprotocol)))
         if len(found) > 1:
             raise InvalidRequestError("token sent in more than one place")
         return found[0] if found else None
@@ -115,20 +129,25 @@ class TokenSources:
         return authorization[7:].decode("latin-1")
 
 
-def _bearer(header: bytes) -> str | None:
+def _authorization(header: bytes) -> Credentials | None:
     try:
         value = header.decode("ascii")
     except UnicodeDecodeError:
         raise InvalidRequestError("Authorization header is not ASCII") from None
     scheme, _, credentials = value.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return None  # another scheme: no bearer credentials (RFC 6750 section 3.1)
+    name = _SCHEMES.get(scheme.lower())
+    if name is None:
+        return None  # another scheme: no credentials of ours (RFC 6750 section 3.1)
     credentials = credentials.strip()
     if not credentials:
-        raise InvalidRequestError("Bearer scheme without a token")
-    if not is_b64token(credentials):
-        raise InvalidRequestError("Bearer credentials are not a single token")
-    return credentials
+        raise InvalidRequestError(f"{scheme} scheme without a token")
+    if not is_b64token(credentials):  # RFC 9449 section 7.1 uses the same token68 syntax
+        raise InvalidRequestError(f"{scheme} credentials are not a single token")
+    return Credentials(credentials, name)
+
+
+# Authentication schemes are case-insensitive (RFC 9110 section 11.1).
+_SCHEMES: Final[dict[str, Literal["bearer", "dpop"]]] = {"bearer": "bearer", "dpop": "dpop"}
 
 
 def _cookie(header: bytes, name: str | None) -> Sequence[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal, get_args
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,6 +35,11 @@ _ACCESS_TOKEN_CLAIMS: Final = ("iss", "exp", "aud", "sub", "client_id", "iat", "
 _LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 ClaimPath = str | tuple[str, ...]
+#: Whether an issuer's tokens bound to a key (DPoP, a client certificate) are refused (they are
+#: not bearer tokens, and nothing checks their proof), accepted with their proof next to plain
+#: bearer tokens, or required: every token of the issuer must be bound, and its proof checked.
+Binding = Literal["refused", "accepted", "required"]
+_BINDINGS: Final = get_args(Binding)
 #: Headers for the key fetches: fixed, or made anew for each fetch (a short-lived API token).
 FetchHeaders = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]]
 
@@ -54,6 +59,11 @@ class Issuer:
     in. Background refreshes follow `Cache-Control: max-age` but come at least every
     `max_refresh_interval` seconds (default 1 h). `refresh_cooldown` limits refreshes for
     unknown `kid`s; the last good keys serve through an outage for `max_stale` seconds.
+
+    Sender-constrained tokens: `dpop` (RFC 9449, ``Authorization: DPoP`` with a proof) and
+    `certificate_bound` (RFC 8705, `cnf.x5t#S256` and the TLS client certificate) are each
+    ``"refused"`` (default: such tokens are refused), ``"accepted"`` (with their proof, next
+    to bearer tokens) or ``"required"`` (every token of this issuer must be bound).
     """
 
     def __init__(
@@ -85,6 +95,8 @@ class Issuer:
         fetch_deadline: float = DEFAULT_FETCH_DEADLINE,
         max_refresh_interval: float = DEFAULT_MAX_REFRESH_INTERVAL,
         allow_http: bool = False,
+        dpop: Binding = "refused",
+        certificate_bound: Binding = "refused",
     ) -> None:
         if not isinstance(issuer, str) or not issuer:
             raise ValueError("issuer must be a non-empty string: the exact `iss` value of its tokens")
@@ -158,6 +170,12 @@ class Issuer:
             raise ValueError(f"max_refresh_interval must be at least {MIN_REFRESH_INTERVAL:g} seconds")
         self.fetch_deadline = float(fetch_deadline)
         self.max_refresh_interval = float(max_refresh_interval)
+        if dpop not in _BINDINGS or certificate_bound not in _BINDINGS:
+            raise ValueError(f"dpop and certificate_bound must be one of {', '.join(_BINDINGS)}")
+        if dpop == certificate_bound == "required":
+            raise ValueError("a token cannot be required to be both DPoP-bound and certificate-bound")
+        self.dpop: Binding = dpop
+        self.certificate_bound: Binding = certificate_bound
 
     @property
     def fetches_keys(self) -> bool:

@@ -7,12 +7,13 @@ Pure ASGI (no `BaseHTTPMiddleware`): `http` and `websocket` requests are authent
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._claims import Claims
+from ._dpop_policy import DPoPPolicy
 from ._errors import (
     AuthError,
     AuthUnavailableError,
@@ -21,18 +22,24 @@ from ._errors import (
     UntrustedIssuerError,
 )
 from ._events import logger
-from ._extract import TokenSources, is_b64token, is_cors_preflight, without_subprotocol_token
+from ._extract import Credentials, TokenSources, is_b64token, is_cors_preflight, without_subprotocol_token
 from ._issuer import Issuer
 from ._keys.store import IssuerResolver
+from ._mtls import CertificateSource
 from ._options import VerifierOptions
 from ._request import (
+    CHALLENGES_SCOPE_KEY,
     LIFESPAN_OWNER,
-    REALM_SCOPE_KEY,
     REFUSAL_SCOPE_KEY,
+    app_challenges,
+    completed_metadata,
     set_request_claims,
-    verify_or_refuse,
+    verify_credentials,
 )
-from ._responses import send_refusal
+from ._resource_audience import issuers_for_resource
+from ._resource_metadata import ResourceMetadata
+from ._responses import BEARER_ONLY, send_refusal
+from ._sender import SenderConstraints
 from ._verify import TokenVerifier, own_or_given_verifier
 
 if TYPE_CHECKING:
@@ -78,15 +85,29 @@ class JWKSMiddleware:
         cookie_name: str | None = None,
         websocket_query_param: str | None = None,
         websocket_subprotocol: str | None = None,
+        dpop: DPoPPolicy | None = None,
+        client_certificate: CertificateSource | None = None,
+        resource_metadata: ResourceMetadata | None = None,
         **options: Unpack[VerifierOptions],
     ) -> None:
         self.app = app
         #: The error of an invalid configuration, kept when a running server built this (below).
         self.configuration_error: TypeError | ValueError | None = None
+        #: The RFC 9728 metadata served at its well-known path, completed from the configuration.
+        self.metadata: ResourceMetadata | None = None
+        self.challenges = BEARER_ONLY
         try:
             if isinstance(exclude_paths, str):
                 raise TypeError("exclude_paths must be a list of paths")
+            if resource_metadata is not None and issuers is not None:
+                issuers = issuers_for_resource(issuers, resource_metadata.resource)  # RFC 8707
             self.verifier = own_or_given_verifier(issuers, verifier, options)
+            self.constraints = SenderConstraints(
+                dpop=dpop, client_certificate=client_certificate, clock=self.verifier.options.clock
+            )
+            if resource_metadata is not None:
+                self.metadata = completed_metadata(resource_metadata, self.verifier, self.constraints)
+            self.challenges = app_challenges(self.verifier, self.constraints, realm, self.metadata)
         except (TypeError, ValueError) as error:
             if not _event_loop_running():
                 raise
@@ -117,7 +138,11 @@ class JWKSMiddleware:
             logger.error(
                 "request refused with 503: invalid JWKSMiddleware configuration: %s", self.configuration_error
             )
-            await send_refusal(AuthUnavailableError(), scope, receive, send, self.realm)
+            await send_refusal(AuthUnavailableError(), scope, receive, send, self.challenges)
+            return
+        metadata = self.metadata
+        if metadata is not None and scope["path"] == metadata.well_known_path and scope_type == "http":
+            await metadata(scope, receive, send)  # RFC 9728 section 3: no token needed
             return
         if self.exclude_paths and scope["path"] in self.exclude_paths:
             await self.app(scope, receive, send)
@@ -127,6 +152,7 @@ class JWKSMiddleware:
         # Anything else (a miss, spaces, another spelling of the scheme) goes the full way.
         candidate = self.sources.header_token(scope)
         claims = self.verifier.cached(candidate) if candidate is not None else None
+        challenges = self.challenges
         if claims is None:
             if scope_type == "http" and is_cors_preflight(scope):
                 # Without credentials by the Fetch standard: the CORS middleware answers it,
@@ -134,32 +160,41 @@ class JWKSMiddleware:
                 await self.app(scope, receive, send)
                 return
             try:
-                claims = await self._authenticate(scope, candidate)
+                credentials = self._credentials(scope, candidate)
+                if credentials is not None:
+                    challenges = challenges.for_scheme(credentials.scheme)
+                claims = await self._authenticate(scope, credentials)
             except AuthError as error:
                 if not (self.optional and isinstance(error, _LEFT_TO_ROUTES)):
-                    await send_refusal(error, scope, receive, send, self.realm)
+                    await send_refusal(error, scope, receive, send, challenges)
                     return
                 # Not addressed to this middleware's issuers: a route with its own issuers
                 # (`JWKSAuth(issuers=...)`) may trust it; whatever relies on this middleware
                 # refuses it with this error.
                 scope[REFUSAL_SCOPE_KEY] = error
                 claims = None
-        scope[REALM_SCOPE_KEY] = self.realm
+            if challenges.scheme == "dpop" and self.constraints.dpop.nonces is not None:
+                send = _with_dpop_nonce(send, self.constraints, self.verifier.options.clock)
+        scope[CHALLENGES_SCOPE_KEY] = challenges
         set_request_claims(scope, claims, self.verifier)
         marker = self.sources.websocket_subprotocol
         if marker is not None and scope_type == "websocket" and marker in scope.get("subprotocols", ()):
             send = _answer_subprotocol(scope, send, marker)
         await self.app(scope, receive, send)
 
-    async def _authenticate(self, scope: Scope, candidate: str | None) -> Claims | None:
-        # The header's credentials, when they are one b64token, are what `token` would find
-        # (see `TokenSources.header_token`): no second scan.
-        token = candidate if candidate is not None and is_b64token(candidate) else self.sources.token(scope)
-        if token is None:
+    def _credentials(self, scope: Scope, candidate: str | None) -> Credentials | None:
+        # The header's Bearer credentials, when they are one b64token, are what `credentials`
+        # would find (see `TokenSources.header_token`): no second scan.
+        if candidate is not None and is_b64token(candidate):
+            return Credentials(candidate)
+        return self.sources.credentials(scope)
+
+    async def _authenticate(self, scope: Scope, credentials: Credentials | None) -> Claims | None:
+        if credentials is None:
             if self.optional:
                 return None
             raise MissingTokenError()
-        return await verify_or_refuse(self.verifier, token)
+        return await verify_credentials(self.verifier, self.constraints, scope, credentials)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         error = self.configuration_error
@@ -203,6 +238,21 @@ def _answer_subprotocol(scope: Scope, send: Send, marker: str) -> Send:
         await send(message)
 
     return send_with_subprotocol
+
+
+def _with_dpop_nonce(send: Send, constraints: SenderConstraints, clock: Callable[[], float]) -> Send:
+    """Give the client its next DPoP nonce on every answer (RFC 9449 section 8.2), so that it
+    has a current one before the one it uses expires."""
+    nonces = constraints.dpop.nonces
+    assert nonces is not None  # noqa: S101 - only called with nonces on
+
+    async def send_with_nonce(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            nonce = nonces.issue(clock()).encode("ascii")
+            message = {**message, "headers": [*message.get("headers", ()), (b"dpop-nonce", nonce)]}
+        await send(message)
+
+    return send_with_nonce
 
 
 def _event_loop_running() -> bool:

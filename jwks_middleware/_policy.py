@@ -13,6 +13,7 @@ from ._errors import (
     InvalidClaimError,
     InvalidTokenError,
     KeyBoundTokenError,
+    UnboundTokenError,
 )
 from ._issuer import Issuer
 
@@ -66,8 +67,10 @@ def check_claims(claims: dict[str, Any], issuer: Issuer, now: float) -> tuple[fl
     return exp, nbf
 
 
-def check_bearer(claims: dict[str, Any]) -> None:
-    """Refuse a token bound to a key: presented as a bearer token, nobody proved holding it.
+def check_bearer(claims: dict[str, Any], issuer: Issuer) -> None:
+    """Refuse a token bound to a key: presented as a bearer token, nobody proved holding it;
+    and any token of an issuer whose tokens must be bound (`dpop` or `certificate_bound`
+    ``"required"``).
 
     RFC 9449 section 7.2 (a DPoP-bound token, `cnf.jkt`, sent with the Bearer scheme) and
     RFC 8705 section 3 (a certificate-bound token, `cnf.x5t#S256`, without that certificate).
@@ -81,6 +84,8 @@ def check_bearer(claims: dict[str, Any]) -> None:
         raise KeyBoundTokenError(
             f"token is bound to a key ({bound_to or 'cnf'}); no proof of possession was sent"
         )
+    if issuer.dpop == "required" or issuer.certificate_bound == "required":
+        raise UnboundTokenError("token is not bound to a key, and its issuer requires bound tokens")
 
 
 def numeric_date(claims: dict[str, Any], name: str) -> float | None:

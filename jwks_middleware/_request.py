@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import traceback
+from collections.abc import Awaitable
 from contextvars import ContextVar
 from typing import Final
 
@@ -15,23 +16,31 @@ from starlette.types import Scope
 from ._claims import Claims
 from ._errors import AuthError, InvalidTokenError
 from ._events import logger
+from ._extract import Credentials
+from ._resource_metadata import ResourceMetadata
+from ._responses import Challenges
+from ._sender import SenderConstraints
 from ._verify import TokenVerifier
 
 __all__ = [
+    "CHALLENGES_SCOPE_KEY",
     "LIFESPAN_OWNER",
-    "REALM_SCOPE_KEY",
     "REFUSAL_SCOPE_KEY",
     "VERIFIED_BY_SCOPE_KEY",
     "ClaimsUser",
+    "app_challenges",
     "claims_verified_by",
+    "completed_metadata",
     "middleware_in_lifespan",
     "set_request_claims",
+    "verify_credentials",
     "verify_or_refuse",
 ]
 
-#: Scope key under which the middleware leaves its `realm`, for the scope guards' challenges;
-#: present when the middleware authenticated the request.
-REALM_SCOPE_KEY: Final = "jwks_middleware.realm"
+#: Scope key under which the middleware leaves the `Challenges` of its refusals (realm, schemes,
+#: metadata URL), for the endpoint guards' refusals; present when the middleware authenticated
+#: the request.
+CHALLENGES_SCOPE_KEY: Final = "jwks_middleware.challenges"
 #: Scope key of the refusal of a token the middleware left to the routes (`optional=True`).
 REFUSAL_SCOPE_KEY: Final = "jwks_middleware.refusal"
 #: Scope key of the verifier that made the request's claims, with those claims.
@@ -104,10 +113,33 @@ def middleware_in_lifespan() -> bool:
     return LIFESPAN_OWNER.get() is not None
 
 
+async def verify_credentials(
+    verifier: TokenVerifier, constraints: SenderConstraints, scope: Scope, credentials: Credentials
+) -> Claims:
+    """The claims of the request's token, its binding to the client's key (DPoP, a client
+    certificate) checked when it may have one; any unexpected failure is a refusal."""
+    if not constraints.needs_bound_verification(credentials):
+        return await verify_or_refuse(verifier, credentials.token)
+    return await _guarded(_verify_bound(verifier, constraints, scope, credentials), credentials.token)
+
+
+async def _verify_bound(
+    verifier: TokenVerifier, constraints: SenderConstraints, scope: Scope, credentials: Credentials
+) -> Claims:
+    claims = await verifier.verify_bound(credentials.token)
+    now = verifier.options.clock()
+    await constraints.check(scope, credentials, claims, verifier.issuer_of(claims), now)
+    return claims
+
+
 async def verify_or_refuse(verifier: TokenVerifier, token: str) -> Claims:
     """`verifier.verify`, with any unexpected failure logged and turned into a refusal."""
+    return await _guarded(verifier.verify(token), token)
+
+
+async def _guarded(verification: Awaitable[Claims], token: str) -> Claims:
     try:
-        return await verifier.verify(token)
+        return await verification
     except AuthError:
         raise
     except Exception as error:  # noqa: BLE001
@@ -124,3 +156,49 @@ def _redact(text: str, token: str) -> str:
         if len(part) >= 8:
             text = text.replace(part, "<token>")
     return text
+
+
+def app_challenges(
+    verifier: TokenVerifier,
+    constraints: SenderConstraints,
+    realm: str | None,
+    metadata: ResourceMetadata | None,
+) -> Challenges:
+    """The challenges of an adapter's refusals: its realm, the schemes its issuers accept,
+    and its metadata URL."""
+    store = verifier.key_store
+    return constraints.challenges(
+        store.listed,
+        resolvers=store.has_resolvers,
+        realm=realm,
+        resource_metadata=None if metadata is None else metadata.url,
+    )
+
+
+def completed_metadata(
+    metadata: ResourceMetadata, verifier: TokenVerifier, constraints: SenderConstraints
+) -> ResourceMetadata:
+    """`metadata` with what the configuration already says filled in where it was left empty:
+    the trusted issuers as `authorization_servers`, and how tokens must be bound (RFC 9728
+    section 2)."""
+    challenges = app_challenges(verifier, constraints, None, None)
+    listed = verifier.key_store.listed
+    return ResourceMetadata(
+        metadata.resource,
+        authorization_servers=metadata.authorization_servers or [issuer.issuer for issuer in listed],
+        scopes_supported=metadata.scopes_supported,
+        bearer_methods_supported=metadata.bearer_methods_supported,
+        dpop_signing_alg_values_supported=metadata.dpop_signing_alg_values_supported
+        or challenges.dpop_algorithms,
+        dpop_bound_access_tokens_required=metadata.dpop_bound_access_tokens_required or not challenges.bearer,
+        tls_client_certificate_bound_access_tokens=metadata.tls_client_certificate_bound_access_tokens
+        or (
+            constraints.client_certificate is not None
+            and any(issuer.certificate_bound != "refused" for issuer in listed)
+        ),
+        resource_name=metadata.resource_name,
+        resource_documentation=metadata.resource_documentation,
+        resource_policy_uri=metadata.resource_policy_uri,
+        resource_tos_uri=metadata.resource_tos_uri,
+        cache_max_age=metadata.cache_max_age,
+    )

@@ -206,7 +206,7 @@ class TokenVerifier:
             check_header_policy(header, issuer)
             exp, nbf = check_claims(claims, issuer, now)
             if not bound:
-                check_bearer(claims)
+                check_bearer(claims, issuer)
             alg = header["alg"]
             key = await keys.find_key(header.get("kid"), alg)
             try:
@@ -233,6 +233,13 @@ class TokenVerifier:
                 duration=time.perf_counter() - started,
             )
             raise
+
+    def issuer_of(self, claims: Claims) -> Issuer:
+        """The trusted `Issuer` of claims this verifier made."""
+        keys = self.key_store.lookup(claims.issuer)
+        if keys is None:  # pragma: no cover - the verifier made these claims from a trusted `iss`
+            raise UntrustedIssuerError("token 'iss' is no longer a trusted issuer")
+        return keys.issuer
 
     def _forget_tokens_of(self, removed: frozenset[VerificationKey]) -> None:
         # A key dropped from its JWKS is revoked at once: so are the tokens it verified.

@@ -43,12 +43,13 @@ def test_the_three_constructors_take_the_same_options_in_the_same_order() -> Non
 @pytest.mark.parametrize("name", ["token_cache_size", "max_token_bytes", "max_resolved_issuers"])
 def test_every_option_is_reachable_from_each_constructor(name: str) -> None:
     value = {"token_cache_size": 7, "max_token_bytes": 4096, "max_resolved_issuers": 3}[name]
+    option: dict[str, Any] = {name: value}
     issuers = [make_issuer()]
     made = [
-        TokenVerifier(issuers, **{name: value}),
-        JWKSMiddleware(lambda *_: None, issuers=issuers, **{name: value}).verifier,  # type: ignore[arg-type]
+        TokenVerifier(issuers, **option),
+        JWKSMiddleware(lambda *_: None, issuers=issuers, **option).verifier,  # type: ignore[arg-type]
     ]
-    auth_verifier = JWKSAuth(issuers, **{name: value}).verifier
+    auth_verifier = JWKSAuth(issuers, **option).verifier
     assert auth_verifier is not None
     for verifier in [*made, auth_verifier]:
         assert getattr(verifier.options, name) == value

@@ -104,6 +104,16 @@ class KeyStore:
                 return issuer
         return None
 
+    @property
+    def listed(self) -> list[Issuer]:
+        """The issuers configured by name (not those found by resolvers)."""
+        return [keys.issuer for keys in self._listed]
+
+    @property
+    def has_resolvers(self) -> bool:
+        """Whether resolvers decide about other `iss` values."""
+        return bool(self._resolvers)
+
     def issuers(self) -> list[IssuerKeys]:
         """Every issuer currently known."""
         return [*self._listed, *self._resolved.values()]

@@ -8,6 +8,8 @@ through `jwks_middleware.fastapi`."""
 # annotations of a callable object in an empty namespace (it has no `__globals__`).
 
 import contextlib
+import dataclasses
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -29,20 +31,28 @@ from .._authorization import (
     names,
 )
 from .._claims import Claims
+from .._dpop_policy import DPoPPolicy
 from .._errors import AuthError, AuthUnavailableError, InsufficientScopeError, MissingTokenError
 from .._events import logger
 from .._extract import TokenSources
 from .._issuer import Issuer
 from .._keys.store import IssuerResolver
+from .._mtls import CertificateSource
 from .._options import VerifierOptions
 from .._request import (
-    REALM_SCOPE_KEY,
+    CHALLENGES_SCOPE_KEY,
     REFUSAL_SCOPE_KEY,
+    app_challenges,
     claims_verified_by,
+    completed_metadata,
     middleware_in_lifespan,
     set_request_claims,
-    verify_or_refuse,
+    verify_credentials,
 )
+from .._resource_audience import issuers_for_resource
+from .._resource_metadata import ResourceMetadata
+from .._responses import BEARER_ONLY, Challenges
+from .._sender import SenderConstraints
 from .._verify import TokenVerifier, own_or_given_verifier
 from ._openapi import bearer_scheme
 from ._refusals import AuthHTTPException, refusal_handler
@@ -54,6 +64,8 @@ if TYPE_CHECKING:
 APP_STATE_KEY: Final = "jwks_auth"
 # Claims already verified for this request, per JWKSAuth: a token is verified once per request.
 _VERIFIED_SCOPE_KEY: Final = "jwks_middleware.fastapi.verified"
+# The scheme the request's token came with, per JWKSAuth that verified it ("bearer", "dpop").
+_SCHEMES_SCOPE_KEY: Final = "jwks_middleware.fastapi.schemes"
 _NOTHING_VERIFIES_APP: Final = (
     "a JWKSAuth without issuers relies on JWKSMiddleware, and none wraps this app: "
     "give JWKSAuth issuers=[...] (or verifier=...), or add JWKSMiddleware to the app"
@@ -93,7 +105,7 @@ class ClaimsDependency(SecurityBase):
             if error is not None:
                 raise error
         except AuthError as error:
-            raise AuthHTTPException(error, auth._realm_of(connection.scope)) from None
+            raise AuthHTTPException(error, auth._challenges_of(connection.scope)) from None
         return claims
 
     def __repr__(self) -> str:
@@ -130,16 +142,35 @@ class JWKSAuth:
         cookie_name: str | None = None,
         websocket_query_param: str | None = None,
         websocket_subprotocol: str | None = None,
+        dpop: DPoPPolicy | None = None,
+        client_certificate: CertificateSource | None = None,
+        resource_metadata: ResourceMetadata | None = None,
         **options: "Unpack[VerifierOptions]",
     ) -> None:
         if issuers is None and verifier is None:
-            if options:
-                raise TypeError(f"{', '.join(sorted(options))}: verifier options need issuers=...")
+            if options or dpop or client_certificate or resource_metadata:
+                raise TypeError(
+                    "verifier options, dpop, client_certificate and resource_metadata need issuers=..."
+                )
         else:
+            if resource_metadata is not None and issuers is not None:
+                issuers = issuers_for_resource(issuers, resource_metadata.resource)  # RFC 8707
             verifier = own_or_given_verifier(issuers, verifier, options)
         #: Verifies tokens the middleware did not; None: rely on the middleware.
         self.verifier = verifier
         self.realm = realm
+        self.constraints = SenderConstraints(
+            dpop=dpop,
+            client_certificate=client_certificate,
+            clock=verifier.options.clock if verifier else time.time,
+        )
+        #: The RFC 9728 metadata, completed from the configuration (the app serves it).
+        self.metadata: ResourceMetadata | None = None
+        self.challenges = Challenges(realm)
+        if verifier is not None:
+            if resource_metadata is not None:
+                self.metadata = completed_metadata(resource_metadata, verifier, self.constraints)
+            self.challenges = app_challenges(verifier, self.constraints, realm, self.metadata)
         self.sources = TokenSources(
             cookie_name=cookie_name,
             websocket_query_param=websocket_query_param,
@@ -225,7 +256,7 @@ class JWKSAuth:
     async def _claims_of(self, connection: HTTPConnection) -> Claims | None:
         scope = connection.scope
         state: dict[str, Any] = scope.setdefault("state", {})
-        if self.verifier is None and REALM_SCOPE_KEY in scope and "claims" in state:
+        if self.verifier is None and CHALLENGES_SCOPE_KEY in scope and "claims" in state:
             claims: Claims | None = state["claims"]  # the middleware's verdict
             if claims is None:
                 _raise_refusal_left_to_routes(scope)
@@ -242,21 +273,37 @@ class JWKSAuth:
         verified: dict[JWKSAuth, Claims | None] = scope.setdefault(_VERIFIED_SCOPE_KEY, {})
         if auth in verified:
             return verified[auth]
-        token = auth.sources.token(scope)
-        claims = None if token is None else await verify_or_refuse(verifier, token)
+        credentials = auth.sources.credentials(scope)
+        if credentials is not None:
+            scope.setdefault(_SCHEMES_SCOPE_KEY, {})[auth] = credentials.scheme
+        claims = None
+        if credentials is not None:
+            claims = await verify_credentials(verifier, auth.constraints, scope, credentials)
         verified[auth] = claims
         # The route sees its own verifier's verdict, as it would see the middleware's.
         set_request_claims(scope, claims, verifier)
         return claims
 
-    def _realm_of(self, scope: Scope) -> str | None:
-        if self.realm is not None:
-            return self.realm
-        realm: str | None = scope.get(REALM_SCOPE_KEY)
-        if realm is not None:
-            return realm
+    def _challenges_of(self, scope: Scope) -> Challenges:
+        """The challenges of this request's refusals: those of whoever verified its token."""
+        from_middleware: Challenges | None = scope.get(CHALLENGES_SCOPE_KEY)
         installed = _installed(scope.get("app"))
-        return installed.realm if installed is not None else None
+        auth = self if self.verifier is not None else installed
+        if (
+            auth is not None
+            and auth.verifier is not None
+            and (self.verifier is not None or from_middleware is None)
+        ):
+            used = scope.get(_SCHEMES_SCOPE_KEY, {}).get(auth, "bearer")
+            challenges = auth.challenges.for_scheme(used)
+        else:
+            challenges = from_middleware or BEARER_ONLY
+        realm = self.realm
+        if realm is None and from_middleware is not None:
+            realm = from_middleware.realm
+        if realm is None and installed is not None:
+            realm = installed.realm
+        return challenges if challenges.realm == realm else dataclasses.replace(challenges, realm=realm)
 
     def __repr__(self) -> str:
         scheme = self.scheme.scheme_name

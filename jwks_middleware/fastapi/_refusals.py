@@ -9,25 +9,31 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .._errors import AuthError
-from .._responses import RefusalResponse, error_body, refusal_header_map
+from .._responses import BEARER_ONLY, Challenges, RefusalResponse, error_body, refusal_header_map
 
 
 class AuthHTTPException(HTTPException):
-    """A refusal raised by the dependencies: `error` (an `AuthError`) answered in `realm`.
+    """A refusal raised by the dependencies: `error` (an `AuthError`) and the `challenges` it
+    is answered with (realm, schemes, metadata URL).
 
     Its status and headers are the middleware's; its `detail` is the middleware's JSON body.
     """
 
-    def __init__(self, error: AuthError, realm: str | None) -> None:
+    def __init__(self, error: AuthError, challenges: Challenges = BEARER_ONLY) -> None:
         self.error = error
-        self.realm = realm
+        self.challenges = challenges
         super().__init__(
-            error.status_code, detail=error_body(error), headers=refusal_header_map(error, realm)
+            error.status_code, detail=error_body(error), headers=refusal_header_map(error, challenges)
         )
+
+    @property
+    def realm(self) -> str | None:
+        """The realm of the challenges."""
+        return self.challenges.realm
 
 
 async def refusal_handler(request: Request, exc: Exception) -> Response:
     """Exception handler answering `AuthHTTPException` exactly as the middleware refuses."""
     if not isinstance(exc, AuthHTTPException):
         raise TypeError("refusal_handler handles AuthHTTPException only")
-    return RefusalResponse(exc.error, exc.realm)
+    return RefusalResponse(exc.error, exc.challenges)

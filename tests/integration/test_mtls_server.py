@@ -22,15 +22,18 @@ import httpx
 import pytest
 import uvicorn
 from integration_support import VerifierFactory
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from jwks_middleware import AuthError, MissingTokenError, TokenVerifier
-from jwks_middleware._extract import TokenSources
-from jwks_middleware._mtls import CertificateSource, check_certificate_binding, client_certificate_thumbprint
-from jwks_middleware._responses import send_refusal
+from jwks_middleware import JWKSMiddleware, TokenVerifier
+from jwks_middleware._mtls import CertificateSource
 from jwks_middleware.testing import LocalIssuer
 from jwks_middleware.testing._mtls import TestCertificate, TestCertificateAuthority, bound_claims
 from jwks_middleware.uvicorn import HTTPProtocol, WebSocketProtocol
@@ -67,29 +70,23 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
 
 
 def protected_app(verifier: TokenVerifier, source: CertificateSource | None = None) -> ASGIApp:
-    """An API that accepts only tokens bound to the request's client certificate (taken from
-    the TLS extension unless another `source` is given)."""
-    sources, source = TokenSources(), source or CertificateSource()
+    """An API behind `JWKSMiddleware` that checks certificate-bound tokens against the request's
+    client certificate (taken from the TLS extension unless another `source` is given)."""
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            token = sources.token(scope)
-            if token is None:
-                raise MissingTokenError
-            claims = await verifier.verify_bound(token)
-            check_certificate_binding(claims, client_certificate_thumbprint(scope, source))
-        except AuthError as error:
-            await send_refusal(error, scope, receive, send, realm=None)
-            return
-        if scope["type"] == "websocket":
-            await receive()  # websocket.connect
-            await send({"type": "websocket.accept"})
-            await send({"type": "websocket.send", "text": claims.subject})
-            await send({"type": "websocket.close", "code": 1000})
-        else:
-            await JSONResponse({"sub": claims.subject})(scope, receive, send)
+    async def whoami(request: Request) -> JSONResponse:
+        return JSONResponse({"sub": request.state.claims.subject})
 
-    return app
+    async def websocket_whoami(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text(websocket.state.claims.subject)
+        await websocket.close()
+
+    return Starlette(
+        routes=[Route("/items", whoami), WebSocketRoute("/ws", websocket_whoami)],
+        middleware=[
+            Middleware(JWKSMiddleware, verifier=verifier, client_certificate=source or CertificateSource())
+        ],
+    )
 
 
 async def tls_extension_echo(scope: Scope, receive: Receive, send: Send) -> None:
@@ -144,7 +141,7 @@ def protected_api(
     @asynccontextmanager
     async def factory(source: CertificateSource | None = None, **options: Any) -> AsyncIterator[str]:
         async with (
-            started_verifier() as verifier,
+            started_verifier(certificate_bound="required") as verifier,
             serving(protected_app(verifier, source), pki, **options) as url,
         ):
             yield url

@@ -18,7 +18,10 @@ def anyio_backend() -> str:
 async def test_google_both_issuer_spellings_are_accepted() -> None:
     idp = identity_provider("google")
     issuer = providers.google(GOOGLE_CLIENT)
-    assert (issuer.issuer, issuer.aliases) == ("https://accounts.google.com", {"accounts.google.com"})
+    assert (issuer.issuer, issuer.aliases) == (
+        "https://accounts.google.com",
+        frozenset({"accounts.google.com"}),
+    )
     long, short = await idp.verify([issuer], "id_token", "id_token_short_issuer")
     assert (long.issuer, short.issuer) == ("https://accounts.google.com", "accounts.google.com")
     # One key set for both spellings: one fetch.
