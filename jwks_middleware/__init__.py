@@ -39,6 +39,7 @@ from ._errors import (
     UseDPoPNonceError,
 )
 from ._events import AuthEvent, EventHook
+from ._introspection import Introspection
 from ._issuer import Issuer
 from ._keys.issuer_keys import IssuerState
 from ._keys.store import IssuerResolver, KeyStore
@@ -61,6 +62,7 @@ __all__ = [
     "ExpiredTokenError",
     "ImmatureTokenError",
     "InsufficientScopeError",
+    "Introspection",
     "InvalidAudienceError",
     "InvalidClaimError",
     "InvalidDPoPProofError",
