@@ -45,6 +45,7 @@ from ._errors import (
     UseDPoPNonceError,
 )
 from ._events import AuthEvent, EventHook
+from ._introspection import Introspection
 from ._issuer import Issuer
 from ._keys.issuer_keys import IssuerState
 from ._keys.store import IssuerResolver, KeyStore
@@ -69,6 +70,7 @@ __all__ = [
     "ExpiredTokenError",
     "ImmatureTokenError",
     "InsufficientScopeError",
+    "Introspection",
     "InvalidAudienceError",
     "InvalidClaimError",
     "InvalidDPoPProofError",

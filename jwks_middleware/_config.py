@@ -67,3 +67,18 @@ DEFAULT_RESOLVED_ISSUERS = 256
 MIN_RSA_BITS = 2048
 #: Shortest HMAC secret accepted, in bytes (RFC 7518 section 3.2: at least the hash size).
 MIN_HMAC_SECRET_BYTES = 32
+#: Longest an introspection answer (RFC 7662) is reused, in seconds; never past the token's `exp`.
+#: It is also how long a token revoked at the issuer may still be accepted.
+DEFAULT_INTROSPECTION_TTL = 60.0
+#: Introspection answers remembered per issuer.
+DEFAULT_INTROSPECTION_CACHE_SIZE = 10_000
+#: How long past its `cache_ttl` an answer for a token that has not expired is still used while
+#: the introspection endpoint cannot be reached, in seconds.
+DEFAULT_INTROSPECTION_MAX_STALE = 5 * 60.0
+#: How long an `active: false` answer is remembered, in seconds, and how many such answers: a
+#: token refused once is refused again without asking, yet a flood of random tokens cannot
+#: push the answers of good tokens out.
+INACTIVE_TOKEN_TTL = 10.0
+INACTIVE_TOKEN_CACHE_SIZE = 1024
+#: Lifetime of a `private_key_jwt` client assertion (RFC 7523 section 3), in seconds.
+CLIENT_ASSERTION_LIFETIME = 60

@@ -31,6 +31,8 @@ LEVELS: Final = {
     "token_refused": logging.DEBUG,
     "token_verified": logging.DEBUG,
     "unexpected_error": logging.ERROR,
+    "introspection_failed": logging.WARNING,
+    "introspection_unauthorized": logging.ERROR,
 }
 
 

@@ -17,7 +17,7 @@ SCRIPTS = [block for block in BLOCKS if "\ndef test_" not in block]
 
 
 def test_the_doc_has_its_examples() -> None:
-    assert (len(TEST_MODULES), len(SCRIPTS)) == (2, 2)
+    assert (len(TEST_MODULES), len(SCRIPTS)) == (2, 3)
 
 
 @pytest.mark.parametrize("module", TEST_MODULES, ids=["starlette", "fastapi"])
@@ -37,6 +37,8 @@ def test_a_copy_pasted_test_module_passes_with_plain_pytest(module: str, tmp_pat
     assert "warning" not in completed.stdout.lower()
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=["provider-shaped-tokens", "rotation-and-faults"])
+@pytest.mark.parametrize(
+    "script", SCRIPTS, ids=["provider-shaped-tokens", "rotation-and-faults", "opaque-tokens"]
+)
 def test_a_script_runs_as_shown(script: str) -> None:
     exec(compile(script, str(DOC), "exec"), {"__name__": "docs_testing"})  # noqa: S102 - our own docs

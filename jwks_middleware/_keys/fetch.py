@@ -1,4 +1,5 @@
-"""The only network I/O of the package: bounded, JSON-only GETs of discovery and JWKS documents."""
+"""The only network I/O of the package: bounded, JSON-only GETs of discovery and JWKS documents,
+and the POSTs of token introspection (RFC 7662)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -30,6 +31,7 @@ __all__ = [
     "deadline_of",
     "discover_jwks_uri",
     "get_issuer_document",
+    "post_form",
 ]
 
 #: A client for the key fetches: `httpx.AsyncClient`, or `httpx2.AsyncClient` (the maintained
@@ -119,49 +121,109 @@ class Fetcher:
         allow_http: bool = False,
     ) -> Fetched:
         """GET one JSON document; raise FetchError on anything but a good answer."""
-        try:
-            # The rule of `Issuer` applies to every URL, those found in discovery included.
-            check_fetch_url(url, allow_http=allow_http)
-            # An out-of-range port passes httpx's URL parser and fails deep in the transport
-            # with an unrelated error; refuse it here, where the message can say why.
-            urlsplit(url).port  # noqa: B018
-        except ValueError as error:
-            raise FetchError(f"{url[:200]!r} cannot be fetched: {error}") from None
+        _check_url(url, allow_http=allow_http)
         request_headers = {"Accept": "application/json", **(headers or {})}
         if etag is not None:
             request_headers["If-None-Match"] = etag
-        library = _library_of(client)
-        stream: Any = client.stream  # the same call on both libraries; each takes its own Timeout
-        try:
-            async with stream(
-                "GET",
-                url,
-                headers=request_headers,
-                timeout=_timeout_for(library, timeout),
-                follow_redirects=False,
-            ) as response:
-                cache_control = response.headers.get("cache-control")
-                new_etag = response.headers.get("etag")
-                if response.status_code == 304 and etag is not None:
-                    # RFC 9111 section 4.3.4: a 304 updates the stored response's headers; one
-                    # without Cache-Control leaves the stored lifetime as it was.
-                    lifetime = _max_age(cache_control) if cache_control else None
-                    return Fetched(None, new_etag or etag, lifetime, not_modified=True)
-                _check_response(response, max_bytes)
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > max_bytes:
-                        raise FetchError(f"{url} answered more than {max_bytes} bytes")
-        except library.TimeoutException:
-            raise FetchError(f"{url} timed out", reached=False) from None
-        except (library.HTTPError, library.InvalidURL) as error:
-            raise FetchError(f"{url} could not be fetched ({type(error).__name__})", reached=False) from None
-        try:
-            document = loads_strict(bytes(body))
-        except ValueError as error:
-            raise FetchError(f"{url} did not answer valid JSON ({error})") from None
-        return Fetched(document, new_etag, _max_age(cache_control))
+        return await _exchange(
+            client, "GET", url, headers=request_headers, timeout=timeout, max_bytes=max_bytes, etag=etag
+        )
+
+
+async def post_form(
+    client: HTTPClient,
+    url: str,
+    form: Mapping[str, str],
+    *,
+    max_bytes: int,
+    timeout: httpx.Timeout,
+    deadline: float,
+    headers: Mapping[str, str] | None = None,
+    allow_http: bool = False,
+) -> Any:
+    """POST an `application/x-www-form-urlencoded` form (an RFC 7662 introspection request) and
+    return its JSON answer, with the limits of `get_json` (https only, no redirects, size cap,
+    timeouts, JSON only), over by `deadline` (event loop time); raise FetchError otherwise."""
+    _check_url(url, allow_http=allow_http)
+    request_headers = {
+        "Accept": "application/json",
+        **(headers or {}),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    content = urlencode(form).encode("ascii")
+    remaining = deadline - asyncio.get_running_loop().time()
+    if remaining > 0:
+        exchange = _exchange(
+            client,
+            "POST",
+            url,
+            headers=request_headers,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            content=content,
+        )
+        with contextlib.suppress(asyncio.TimeoutError):
+            fetched = await asyncio.wait_for(exchange, remaining)
+            return fetched.document
+    raise FetchError(f"{url} did not answer within the deadline", reached=False)
+
+
+def _check_url(url: str, *, allow_http: bool) -> None:
+    try:
+        # The rule of `Issuer` applies to every URL, those found in discovery included.
+        check_fetch_url(url, allow_http=allow_http)
+        # An out-of-range port passes httpx's URL parser and fails deep in the transport
+        # with an unrelated error; refuse it here, where the message can say why.
+        urlsplit(url).port  # noqa: B018
+    except ValueError as error:
+        raise FetchError(f"{url[:200]!r} cannot be fetched: {error}") from None
+
+
+async def _exchange(
+    client: HTTPClient,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    timeout: httpx.Timeout,
+    max_bytes: int,
+    etag: str | None = None,
+    content: bytes | None = None,
+) -> Fetched:
+    """Send one request and read its JSON answer, at most `max_bytes` of it."""
+    library = _library_of(client)
+    stream: Any = client.stream  # the same call on both libraries; each takes its own Timeout
+    try:
+        async with stream(
+            method,
+            url,
+            headers=headers,
+            content=content,
+            timeout=_timeout_for(library, timeout),
+            follow_redirects=False,
+        ) as response:
+            cache_control = response.headers.get("cache-control")
+            new_etag = response.headers.get("etag")
+            if response.status_code == 304 and etag is not None:
+                # RFC 9111 section 4.3.4: a 304 updates the stored response's headers; one
+                # without Cache-Control leaves the stored lifetime as it was.
+                lifetime = _max_age(cache_control) if cache_control else None
+                return Fetched(None, new_etag or etag, lifetime, not_modified=True)
+            _check_response(response, max_bytes)
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise FetchError(f"{url} answered more than {max_bytes} bytes")
+    except library.TimeoutException:
+        raise FetchError(f"{url} timed out", reached=False) from None
+    except (library.HTTPError, library.InvalidURL) as error:
+        raise FetchError(f"{url} could not be fetched ({type(error).__name__})", reached=False) from None
+    try:
+        document = loads_strict(bytes(body))
+    except ValueError as error:
+        raise FetchError(f"{url} did not answer valid JSON ({error})") from None
+    return Fetched(document, new_etag, _max_age(cache_control))
 
 
 def _library_of(client: object) -> Any:

@@ -25,7 +25,7 @@ from joserfc.jwk import ECKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
 from .._dpop import access_token_hash
-from ._server import encode_json
+from ._endpoints import encode_json
 
 __all__ = ["DPoPKey", "bound_claims"]
 
