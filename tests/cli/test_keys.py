@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tokens import public_jwk, rsa_key, self_signed_certificate, short_rsa_jwk
+from support import public_jwk, rsa_key, self_signed_certificate, short_rsa_jwk
 
 from jwks_middleware._cli import main
 from jwks_middleware.testing import LocalIssuer

@@ -5,12 +5,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from support import Clock
 
 from jwks_middleware import AuthEvent, UnknownKeyError
 from jwks_middleware._config import UNKNOWN_KID_TTL
@@ -28,17 +28,6 @@ COOLDOWN = 30.0
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class InMemoryIssuer(httpx.AsyncBaseTransport):

@@ -192,7 +192,7 @@ def mint(
 ) -> str:
     """A valid token of `ISSUER` (by default RS256 with `rsa_key()` and kid `RSA_KID`)."""
     return signed(
-        header(alg, kid, **(header_members or {})),
+        {**header(alg, kid), **(header_members or {})},
         claims(without=without, **members),
         rsa_key() if key is None else key,
     )
