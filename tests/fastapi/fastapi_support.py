@@ -6,9 +6,9 @@ No `from __future__ import annotations` here: routes are defined inside function
 reads their annotations at run time, where names local to a function cannot be resolved.
 """
 
-from collections.abc import Callable
 from typing import Annotated, Any, Final
 
+from asgi_helpers import clock
 from fastapi import APIRouter, Depends, FastAPI, Request, Security, WebSocket
 
 from jwks_middleware import Claims, Issuer, JWKSMiddleware
@@ -23,17 +23,8 @@ from jwks_middleware.fastapi import (
     require_scopes,
 )
 
-ISSUER: Final = "https://issuer.example.test/"
-AUDIENCE: Final = "https://api.example.test"
 REALM: Final = "example"
-KID: Final = "key-1"
 MODES: Final = ("middleware", "standalone")
-
-Mint = Callable[..., str]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def add_routes(app: FastAPI, auth: JWKSAuth) -> None:
@@ -140,10 +131,10 @@ def make_app(mode: str, issuer: Issuer) -> tuple[FastAPI, JWKSAuth]:
     app = FastAPI()
     if mode == "middleware":
         # optional: anonymous requests reach the routes, whose dependencies decide.
-        app.add_middleware(JWKSMiddleware, issuers=[issuer], realm=REALM, optional=True)
+        app.add_middleware(JWKSMiddleware, clock=clock, issuers=[issuer], realm=REALM, optional=True)
         auth = JWKSAuth()  # no verifier: claims come from the middleware
     else:
-        auth = JWKSAuth(issuers=[issuer], realm=REALM)
+        auth = JWKSAuth(clock=clock, issuers=[issuer], realm=REALM)
     auth.install(app)
     add_routes(app, auth)
     return app, auth

@@ -11,10 +11,12 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import pytest
+from asgi_helpers import bearer, clock
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.security import APIKeyHeader
 from fastapi.testclient import TestClient
-from fastapi_support import ISSUER, Mint, add_routes, bearer, make_app
+from fastapi_support import add_routes, make_app
+from support import ISSUER, mint
 
 from jwks_middleware import Claims, Issuer, JWKSMiddleware, TokenVerifier
 from jwks_middleware.fastapi import (
@@ -34,7 +36,7 @@ from jwks_middleware.fastapi import (
 
 
 def test_a_token_is_verified_once_per_request_however_many_dependencies_ask(
-    issuer: Issuer, mint: Mint, monkeypatch: pytest.MonkeyPatch
+    issuer: Issuer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, auth = make_app("standalone", issuer)
     assert auth.verifier is not None
@@ -47,16 +49,16 @@ def test_a_token_is_verified_once_per_request_however_many_dependencies_ask(
 
     monkeypatch.setattr(auth.verifier, "verify", counting)
     with TestClient(app) as client:
-        response = client.get("/admin/stats", headers=bearer(mint("admin read:items")))
+        response = client.get("/admin/stats", headers=bearer(mint(scope="admin read:items")))
     assert response.status_code == 200
     assert len(calls) == 1
 
 
 def test_two_jwks_auths_on_one_route_each_verify_the_token_once(
-    issuer: Issuer, mint: Mint, monkeypatch: pytest.MonkeyPatch
+    issuer: Issuer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    first, second = JWKSAuth(issuers=[issuer]), JWKSAuth(issuers=[issuer])
+    first, second = JWKSAuth(clock=clock, issuers=[issuer]), JWKSAuth(clock=clock, issuers=[issuer])
     for auth in (first, second):
         assert auth.verifier is not None
         verify = auth.verifier.verify
@@ -78,14 +80,14 @@ def test_two_jwks_auths_on_one_route_each_verify_the_token_once(
         return one is again and one is not two
 
     with TestClient(app) as client:
-        assert client.get("/both", headers=bearer(mint("read:items"))).json() is True
+        assert client.get("/both", headers=bearer(mint(scope="read:items"))).json() is True
     assert len(calls) == 2
 
 
 def test_a_jwks_auth_sharing_the_middlewares_verifier_verifies_nothing_again(
-    issuer: Issuer, mint: Mint, monkeypatch: pytest.MonkeyPatch
+    issuer: Issuer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    verifier = TokenVerifier([issuer], token_cache_size=0)
+    verifier = TokenVerifier([issuer], clock=clock, token_cache_size=0)
     calls: list[str] = []
     verify = verifier.verify
 
@@ -100,17 +102,17 @@ def test_a_jwks_auth_sharing_the_middlewares_verifier_verifies_nothing_again(
     auth.install(app)
     add_routes(app, auth)
     with TestClient(app) as client:
-        assert client.get("/bound", headers=bearer(mint("read:items"))).status_code == 200
-        response = client.get("/bound", headers=bearer(mint("profile")))
+        assert client.get("/bound", headers=bearer(mint(scope="read:items"))).status_code == 200
+        response = client.get("/bound", headers=bearer(mint(scope="profile")))
     assert len(calls) == 2  # by the middleware, once per request
     assert response.headers["www-authenticate"].startswith('Bearer realm="from-middleware"')
 
 
 def test_a_jwks_auth_with_its_own_verifier_verifies_what_the_middleware_verified(
-    issuer: Issuer, mint: Mint, monkeypatch: pytest.MonkeyPatch
+    issuer: Issuer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Another verifier, even of the same issuers, is another authority: its own verdict counts.
-    auth = JWKSAuth(issuers=[issuer])
+    auth = JWKSAuth(clock=clock, issuers=[issuer])
     assert auth.verifier is not None
     calls: list[str] = []
     verify = auth.verifier.verify
@@ -121,21 +123,21 @@ def test_a_jwks_auth_with_its_own_verifier_verifies_what_the_middleware_verified
 
     monkeypatch.setattr(auth.verifier, "verify", counting)
     app = FastAPI()
-    app.add_middleware(JWKSMiddleware, issuers=[issuer])
+    app.add_middleware(JWKSMiddleware, clock=clock, issuers=[issuer])
     auth.install(app)
     add_routes(app, auth)
     with TestClient(app) as client:
-        assert client.get("/bound", headers=bearer(mint("read:items"))).status_code == 200
-        assert client.get("/me", headers=bearer(mint("read:items"))).status_code == 200  # the middleware's
+        assert client.get("/bound", headers=bearer(mint(scope="read:items"))).status_code == 200
+        assert (
+            client.get("/me", headers=bearer(mint(scope="read:items"))).status_code == 200
+        )  # the middleware's
     assert len(calls) == 1
 
 
-def test_a_path_the_middleware_skips_is_verified_by_the_installed_jwks_auth(
-    issuer: Issuer, mint: Mint
-) -> None:
+def test_a_path_the_middleware_skips_is_verified_by_the_installed_jwks_auth(issuer: Issuer) -> None:
     app = FastAPI()
-    app.add_middleware(JWKSMiddleware, issuers=[issuer], exclude_paths=["/me"])
-    JWKSAuth(issuers=[issuer], realm="installed").install(app)
+    app.add_middleware(JWKSMiddleware, clock=clock, issuers=[issuer], exclude_paths=["/me"])
+    JWKSAuth(clock=clock, issuers=[issuer], realm="installed").install(app)
     add_routes(app, JWKSAuth())
     with TestClient(app) as client:
         assert client.get("/me", headers=bearer(mint())).json()["sub"] == "user-1"
@@ -146,7 +148,7 @@ def test_without_middleware_or_installed_verifier_a_dependency_answers_503_and_l
     issuer: Issuer, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = FastAPI(exception_handlers={AuthHTTPException: refusal_handler})
-    app.add_middleware(JWKSMiddleware, issuers=[issuer], exclude_paths=["/me"])
+    app.add_middleware(JWKSMiddleware, clock=clock, issuers=[issuer], exclude_paths=["/me"])
     add_routes(app, JWKSAuth())
     with caplog.at_level(logging.ERROR, logger="jwks_middleware"), TestClient(app) as client:
         response = client.get("/me")
@@ -156,7 +158,7 @@ def test_without_middleware_or_installed_verifier_a_dependency_answers_503_and_l
 
 
 def test_an_unexpected_verifier_failure_is_a_401_and_the_token_is_not_logged(
-    issuer: Issuer, mint: Mint, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    issuer: Issuer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     app, auth = make_app("standalone", issuer)
     assert auth.verifier is not None
@@ -176,8 +178,10 @@ def test_an_unexpected_verifier_failure_is_a_401_and_the_token_is_not_logged(
     assert token.split(".")[1] not in caplog.text
 
 
-def test_a_jwks_auth_takes_tokens_from_the_sources_it_enables(issuer: Issuer, mint: Mint) -> None:
-    auth = JWKSAuth(issuers=[issuer], cookie_name="access_token", websocket_query_param="access_token")
+def test_a_jwks_auth_takes_tokens_from_the_sources_it_enables(issuer: Issuer) -> None:
+    auth = JWKSAuth(
+        clock=clock, issuers=[issuer], cookie_name="access_token", websocket_query_param="access_token"
+    )
     app = FastAPI()
     auth.install(app)
     add_routes(app, auth)
@@ -191,7 +195,7 @@ def test_a_jwks_auth_takes_tokens_from_the_sources_it_enables(issuer: Issuer, mi
             assert websocket.receive_json() == {"sub": "user-1"}
 
 
-def test_install_keeps_the_apps_own_lifespan_and_its_state(issuer: Issuer, mint: Mint) -> None:
+def test_install_keeps_the_apps_own_lifespan_and_its_state(issuer: Issuer) -> None:
     events: list[str] = []
 
     @asynccontextmanager
@@ -201,7 +205,7 @@ def test_install_keeps_the_apps_own_lifespan_and_its_state(issuer: Issuer, mint:
         events.append("stop")
 
     app = FastAPI(lifespan=lifespan)
-    auth = JWKSAuth(issuers=[issuer])
+    auth = JWKSAuth(clock=clock, issuers=[issuer])
     auth.install(app)
 
     @app.get("/greeting")
@@ -215,8 +219,8 @@ def test_install_keeps_the_apps_own_lifespan_and_its_state(issuer: Issuer, mint:
     assert events == ["start", "stop"]
 
 
-def test_the_lifespan_makes_the_auth_the_apps_fallback(issuer: Issuer, mint: Mint) -> None:
-    auth = JWKSAuth(issuers=[issuer])
+def test_the_lifespan_makes_the_auth_the_apps_fallback(issuer: Issuer) -> None:
+    auth = JWKSAuth(clock=clock, issuers=[issuer])
     app = FastAPI(lifespan=auth.lifespan, exception_handlers={AuthHTTPException: refusal_handler})
     add_routes(app, auth)
     with TestClient(app) as client:
@@ -228,7 +232,7 @@ def test_the_lifespan_makes_the_auth_the_apps_fallback(issuer: Issuer, mint: Min
 def test_a_lifespan_without_verifier_only_registers(issuer: Issuer) -> None:
     auth = JWKSAuth(realm="r")
     app = FastAPI(lifespan=auth.lifespan)
-    app.add_middleware(JWKSMiddleware, issuers=[issuer])
+    app.add_middleware(JWKSMiddleware, clock=clock, issuers=[issuer])
     with TestClient(app):
         assert getattr(app.state, APP_STATE_KEY) is auth
     assert auth.ready()
@@ -268,14 +272,14 @@ def test_install_refuses_a_second_auth_and_a_started_app(issuer: Issuer) -> None
 def test_two_auths_cannot_claim_the_same_app(issuer: Issuer) -> None:
     first = JWKSAuth()
     app = FastAPI(lifespan=JWKSAuth().lifespan)
-    app.add_middleware(JWKSMiddleware, issuers=[issuer])
+    app.add_middleware(JWKSMiddleware, clock=clock, issuers=[issuer])
     first.install(app)
     with pytest.raises(ValueError, match="another JWKSAuth"), TestClient(app):
         pass  # pragma: no cover - start-up fails
 
 
-def test_a_jwks_auth_shares_a_verifier(issuer: Issuer, mint: Mint) -> None:
-    verifier = TokenVerifier([issuer])
+def test_a_jwks_auth_shares_a_verifier(issuer: Issuer) -> None:
+    verifier = TokenVerifier([issuer], clock=clock)
     auth = JWKSAuth(verifier=verifier)
     app = FastAPI()
     app.add_middleware(JWKSMiddleware, verifier=verifier, exclude_paths=["/me"])
@@ -288,7 +292,7 @@ def test_a_jwks_auth_shares_a_verifier(issuer: Issuer, mint: Mint) -> None:
 
 def test_the_realm_of_a_jwks_auth_wins_over_the_middlewares(issuer: Issuer) -> None:
     app = FastAPI()
-    app.add_middleware(JWKSMiddleware, issuers=[issuer], realm="middleware", optional=True)
+    app.add_middleware(JWKSMiddleware, clock=clock, issuers=[issuer], realm="middleware", optional=True)
     auth = JWKSAuth(realm="auth")
     auth.install(app)
     add_routes(app, auth)
@@ -299,7 +303,7 @@ def test_the_realm_of_a_jwks_auth_wins_over_the_middlewares(issuer: Issuer) -> N
 
 def test_without_any_realm_the_challenge_has_none(issuer: Issuer) -> None:
     app = FastAPI()
-    JWKSAuth(issuers=[issuer]).install(app)
+    JWKSAuth(clock=clock, issuers=[issuer]).install(app)
     add_routes(app, JWKSAuth())
     with TestClient(app) as client:
         assert client.get("/me").headers["www-authenticate"] == "Bearer"
@@ -307,7 +311,7 @@ def test_without_any_realm_the_challenge_has_none(issuer: Issuer) -> None:
 
 def test_configuration_errors_are_raised_at_construction(issuer: Issuer) -> None:
     with pytest.raises(TypeError, match="not both"):
-        JWKSAuth(issuers=[issuer], verifier=TokenVerifier([issuer]))
+        JWKSAuth(clock=clock, issuers=[issuer], verifier=TokenVerifier([issuer], clock=clock))
     with pytest.raises(ValueError, match="bearer tokens"):
         JWKSAuth(scheme=APIKeyHeader(name="x-api-key"))
     with pytest.raises(TypeError, match="security scheme"):
@@ -326,7 +330,7 @@ def test_configuration_errors_are_raised_at_construction(issuer: Issuer) -> None
 
 
 def test_reprs_name_the_configuration(issuer: Issuer) -> None:
-    auth = JWKSAuth(issuers=[issuer], realm="r")
+    auth = JWKSAuth(clock=clock, issuers=[issuer], realm="r")
     assert repr(auth) == f"JWKSAuth(verifier=TokenVerifier(issuers=[{ISSUER!r}]), realm='r', scheme='JWT')"
     assert repr(current_claims) == "ClaimsDependency(scheme='JWT', optional=False)"
     assert repr(optional_claims) == "ClaimsDependency(scheme='JWT', optional=True)"

@@ -8,6 +8,7 @@ reads their annotations at run time, where names local to a function cannot be r
 from typing import Annotated, Any
 
 import pytest
+from asgi_helpers import clock
 from fastapi import FastAPI, Security
 from fastapi.security import OAuth2AuthorizationCodeBearer, OpenIdConnect
 from fastapi.testclient import TestClient
@@ -52,7 +53,7 @@ def test_openapi_shows_an_oauth2_authorization_code_scheme_for_swagger_ui(issuer
         scopes={"read:items": "Read items"},
         scheme_name="OAuth2",
     )
-    auth = JWKSAuth(issuers=[issuer], scheme=scheme)
+    auth = JWKSAuth(clock=clock, issuers=[issuer], scheme=scheme)
     app = FastAPI(swagger_ui_init_oauth=swagger_ui_oauth("swagger", scopes=["openid", "read:items"]))
     auth.install(app)
 
@@ -80,7 +81,7 @@ def test_openapi_shows_an_oauth2_authorization_code_scheme_for_swagger_ui(issuer
 
 def test_openapi_shows_an_openid_connect_scheme(issuer: Issuer) -> None:
     url = "https://issuer.example.test/.well-known/openid-configuration"
-    auth = JWKSAuth(issuers=[issuer], scheme=OpenIdConnect(openIdConnectUrl=url))
+    auth = JWKSAuth(clock=clock, issuers=[issuer], scheme=OpenIdConnect(openIdConnectUrl=url))
     app = FastAPI()
 
     @app.get("/me")

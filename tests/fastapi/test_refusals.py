@@ -9,9 +9,10 @@ import asyncio
 from typing import Annotated
 
 import pytest
+from asgi_helpers import bearer, clock
 from fastapi import FastAPI, Security
 from fastapi.testclient import TestClient
-from fastapi_support import REALM, Mint, bearer, make_app
+from fastapi_support import REALM, make_app
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request as StarletteRequest
@@ -20,6 +21,7 @@ from starlette.routing import Route
 from starlette.testclient import WebSocketDenialResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
+from support import NOW, mint
 
 from jwks_middleware import Claims, Issuer, JWKSMiddleware, requires_scopes
 from jwks_middleware.fastapi import (
@@ -37,9 +39,9 @@ from jwks_middleware.fastapi import (
     ],
 )
 def test_a_websocket_handshake_is_denied_before_accept(
-    client: TestClient, mint: Mint, path: str, scopes: str | None, expires_in: int, status: int, error: str
+    client: TestClient, path: str, scopes: str | None, expires_in: int, status: int, error: str
 ) -> None:
-    headers = {} if scopes is None else bearer(mint(scopes, expires_in=expires_in))
+    headers = {} if scopes is None else bearer(mint(scope=scopes, exp=NOW + expires_in))
     with pytest.raises(WebSocketDenialResponse) as denied, client.websocket_connect(path, headers=headers):
         pass  # pragma: no cover - the handshake is refused
     assert denied.value.status_code == status
@@ -72,7 +74,7 @@ def starlette_app(issuer: Issuer) -> Starlette:
 
     return Starlette(
         routes=[Route("/me", items), Route("/items", items)],
-        middleware=[Middleware(JWKSMiddleware, issuers=[issuer], realm=REALM)],
+        middleware=[Middleware(JWKSMiddleware, clock=clock, issuers=[issuer], realm=REALM)],
     )
 
 
@@ -81,12 +83,12 @@ def starlette_app(issuer: Issuer) -> Starlette:
     [("/me", None, 300), ("/me", "", -3600), ("/items", "profile", 300), ("/me", "bad header", 0)],
 )
 def test_refusals_of_the_dependencies_are_the_middlewares_byte_for_byte(
-    issuer: Issuer, mint: Mint, path: str, scopes: str | None, expires_in: int
+    issuer: Issuer, path: str, scopes: str | None, expires_in: int
 ) -> None:
     if scopes == "bad header":
         headers = {"Authorization": "Bearer a b"}
     else:
-        headers = {} if scopes is None else bearer(mint(scopes, expires_in=expires_in))
+        headers = {} if scopes is None else bearer(mint(scope=scopes, exp=NOW + expires_in))
     app, _ = make_app("standalone", issuer)
     with TestClient(starlette_app(issuer)) as reference, TestClient(app) as client:
         expected = reference.get(path, headers=headers)
@@ -97,7 +99,7 @@ def test_refusals_of_the_dependencies_are_the_middlewares_byte_for_byte(
 
 
 def test_without_the_refusal_handler_fastapi_wraps_the_same_body_in_detail(issuer: Issuer) -> None:
-    auth = JWKSAuth(issuers=[issuer], realm=REALM)
+    auth = JWKSAuth(clock=clock, issuers=[issuer], realm=REALM)
     app = FastAPI(lifespan=auth.lifespan)
 
     @app.get("/me")
