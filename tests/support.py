@@ -1,4 +1,6 @@
-"""Keys, issuers and token minting for the verifier tests; no network anywhere.
+"""The shared test helpers: keys, the one token minter (`mint`), the one fake clock (`Clock`),
+issuers and verifiers; no network anywhere. Every test directory imports it (`from support
+import ...`): pytest's `pythonpath` and mypy's `mypy_path` hold tests/.
 
 Tokens are assembled by hand (`signed`, `unsigned`) so that tests control every byte of
 the header, payload and signature; joserfc only computes signatures. Key generation is
