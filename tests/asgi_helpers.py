@@ -1,20 +1,17 @@
-"""Tokens, issuers and small Starlette apps for the tests of the ASGI layer.
+"""Issuers and small Starlette apps for the tests of the ASGI layer.
 
-One RSA key is made per test session; tokens are minted with joserfc and checked
-against a fixed clock (`NOW`), so no test depends on the time of day or sleeps.
+Tokens come from `support.mint` and are checked against a fixed clock (`support.NOW`), so no
+test depends on the time of day or sleeps.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import socket
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from joserfc import jwt
-from joserfc.jwk import RSAKey
 from starlette.applications import Starlette
 from starlette.authentication import requires
 from starlette.middleware import Middleware
@@ -23,53 +20,17 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
+from support import AUDIENCE, ISSUER, Clock, default_jwks
 
 from jwks_middleware import Claims, Issuer, JWKSMiddleware
 
-ISSUER: Final = "https://issuer.test/"
-AUDIENCE: Final = "https://api.test"
-KID: Final = "asgi-test-key"
-#: The time every test runs at: the injected clock of the middleware.
-NOW: Final = 1_700_000_000.0
-
-
-def clock() -> float:
-    """The fixed clock injected into the middleware."""
-    return NOW
-
-
-@functools.cache
-def signing_key() -> RSAKey:
-    """The session's RSA key (made once: RSA key generation is slow)."""
-    key: RSAKey = RSAKey.generate_key(
-        2048, parameters={"kid": KID, "alg": "RS256", "use": "sig"}, private=True
-    )
-    return key
-
-
-def jwks() -> dict[str, Any]:
-    """The public JWKS of `signing_key()`."""
-    return {"keys": [signing_key().as_dict(private=False)]}
+#: The fixed clock injected into the middleware (never advanced).
+clock: Final = Clock()
 
 
 def issuer(**options: Any) -> Issuer:
     """The trusted test issuer, with its keys given statically (no network)."""
-    return Issuer(ISSUER, audience=AUDIENCE, jwks=jwks(), **options)
-
-
-def mint(*, scope: str | None = "read", header: Mapping[str, Any] | None = None, **claims: Any) -> str:
-    """A token signed by the session key, valid at `NOW`; `claims` override or add (None removes)."""
-    payload: dict[str, Any] = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "sub": "user-1",
-        "iat": int(NOW) - 10,
-        "exp": int(NOW) + 600,
-        "scope": scope,
-        **claims,
-    }
-    payload = {name: value for name, value in payload.items() if value is not None}
-    return jwt.encode({"alg": "RS256", "kid": KID, **(header or {})}, payload, signing_key())
+    return Issuer(ISSUER, audience=AUDIENCE, jwks=default_jwks(), **options)
 
 
 def forge(header: Mapping[str, Any], claims: Mapping[str, Any]) -> str:

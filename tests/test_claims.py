@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from tokens import AUDIENCE, ISSUER, NOW, claims, make_issuer, make_verifier, mint
+from support import AUDIENCE, ISSUER, NOW, claims, make_issuer, make_verifier, mint
 
 from jwks_middleware import Claims
 

@@ -179,7 +179,7 @@ def _claims(alg: str, **changes: Any) -> dict[str, Any]:
     return claims
 
 
-def mint(library: str, key: SigningKey, claims: dict[str, Any], *, alg: str | None = None) -> str:
+def sign_with(library: str, key: SigningKey, claims: dict[str, Any], *, alg: str | None = None) -> str:
     """A token signed by `library` with `key` (using `alg`, by default the key's own)."""
     alg = alg or key.alg
     header = {"alg": alg, "kid": signing_key(key.alg).kid}
@@ -270,7 +270,7 @@ async def refusal(token: str) -> AuthError:
 @pytest.mark.parametrize("alg", ASYMMETRIC + HMAC)
 async def test_valid_token_of_each_library_and_algorithm_is_accepted(library: str, alg: str) -> None:
     claims = _claims(alg)
-    token = mint(library, signing_key(alg), claims)
+    token = sign_with(library, signing_key(alg), claims)
     assert all(library_accepts(other, token, alg) for other in LIBRARIES)
     assert await verify(token) == claims
 
@@ -280,19 +280,19 @@ async def test_valid_token_of_each_library_and_algorithm_is_accepted(library: st
 
 def _expired(library: str, alg: str) -> str:
     now = int(time.time())
-    return mint(library, signing_key(alg), _claims(alg, iat=now - 7200, exp=now - 3600))
+    return sign_with(library, signing_key(alg), _claims(alg, iat=now - 7200, exp=now - 3600))
 
 
 def _wrong_audience(library: str, alg: str) -> str:
-    return mint(library, signing_key(alg), _claims(alg, aud="https://another-api.example.test"))
+    return sign_with(library, signing_key(alg), _claims(alg, aud="https://another-api.example.test"))
 
 
 def _wrong_key(library: str, alg: str) -> str:
-    return mint(library, other_key(alg), _claims(alg))
+    return sign_with(library, other_key(alg), _claims(alg))
 
 
 def _changed_payload(library: str, alg: str) -> str:
-    header, _, signature = mint(library, signing_key(alg), _claims(alg)).split(".")
+    header, _, signature = sign_with(library, signing_key(alg), _claims(alg)).split(".")
     payload = _b64url(json.dumps(_claims(alg, scope="read:items admin")).encode())
     return f"{header}.{payload}.{signature}"
 

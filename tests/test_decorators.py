@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from asgi_helpers import bearer, make_app, mint
+from asgi_helpers import bearer, make_app
 from starlette.applications import Starlette
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
@@ -13,6 +13,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocket
+from support import mint
 
 from jwks_middleware import (
     Claims,
@@ -88,8 +89,8 @@ def test_function_endpoint_with_the_scope_runs(path: str, text: str) -> None:
 
 def test_scopes_may_come_from_permissions_or_scp() -> None:
     http = client()
-    assert http.get("/async", headers=bearer(mint(scope=None, permissions=["read:items"]))).status_code == 200
-    assert http.get("/async", headers=bearer(mint(scope=None, scp=["read:items"]))).status_code == 200
+    assert http.get("/async", headers=bearer(mint(permissions=["read:items"]))).status_code == 200
+    assert http.get("/async", headers=bearer(mint(scp=["read:items"]))).status_code == 200
 
 
 def test_every_required_scope_is_needed() -> None:
@@ -149,7 +150,7 @@ def test_authenticated_is_required_of_the_token_not_granted_by_the_middleware() 
         return PlainTextResponse(" ".join(request.auth.scopes))
 
     http = TestClient(make_app([Route("/", guarded)]))
-    assert http.get("/", headers=bearer(mint(scope="read"))).status_code == 403
+    assert http.get("/", headers=bearer(mint())).status_code == 403
     assert http.get("/", headers=bearer(mint(scope="authenticated"))).text == "authenticated"
 
 
@@ -187,7 +188,7 @@ def test_guard_without_the_middleware_answers_401() -> None:
 def test_websocket_lacking_the_scope_is_denied_with_403_before_accept() -> None:
     with (
         pytest.raises(WebSocketDenialResponse) as denied,
-        client(realm="chat").websocket_connect("/chat", headers=bearer(mint(scope="read"))),
+        client(realm="chat").websocket_connect("/chat", headers=bearer(mint())),
     ):
         pass  # pragma: no cover - the handshake is refused
     assert denied.value.status_code == 403

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from asgi_helpers import bearer, make_app, mint
+from asgi_helpers import bearer, make_app
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocket
+from support import mint
 
 from jwks_middleware._extract import TokenSources
 

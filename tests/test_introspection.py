@@ -18,7 +18,7 @@ import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, OKPKey
-from tokens import NOW, Clock, ec_key, okp_key, rsa_key
+from support import NOW, Clock, ec_key, okp_key, rsa_key
 
 from jwks_middleware import AuthEvent, AuthUnavailableError, Introspection, InvalidTokenError
 from jwks_middleware._config import INACTIVE_TOKEN_TTL

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tokens import AUDIENCE, ISSUER, SECRET, default_jwks, make_issuer, make_verifier, rsa_key
+from support import AUDIENCE, ISSUER, SECRET, default_jwks, make_issuer, make_verifier, rsa_key
 
 from jwks_middleware import Issuer, TokenVerifier
 from jwks_middleware._algorithms import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS

@@ -7,7 +7,7 @@ import inspect
 from typing import Any
 
 import pytest
-from tokens import AUDIENCE, ISSUER, NOW, Clock, make_issuer, mint
+from support import AUDIENCE, ISSUER, NOW, Clock, make_issuer, mint
 
 from jwks_middleware import JWKSMiddleware, TokenVerifier, VerifierOptions, VerifierSettings
 from jwks_middleware.fastapi import JWKSAuth

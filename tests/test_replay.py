@@ -4,25 +4,16 @@ forgets a proof it could then accept again."""
 from __future__ import annotations
 
 import pytest
+from support import NOW, Clock
 
 from jwks_middleware._replay import DEFAULT_REPLAY_STORE_SIZE, MemoryReplayStore, ReplayStore
 
 pytestmark = pytest.mark.anyio
 
-NOW = 1_700_000_000.0
-
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

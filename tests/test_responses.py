@@ -7,20 +7,10 @@ from typing import Final
 
 import httpx2
 import pytest
-from asgi_helpers import (
-    NOW,
-    RawASGI,
-    bearer,
-    clock,
-    closed_port,
-    forge,
-    issuer,
-    make_app,
-    mint,
-    websocket_scope,
-)
+from asgi_helpers import RawASGI, bearer, clock, closed_port, forge, issuer, make_app, websocket_scope
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.types import Receive, Scope, Send
+from support import AUDIENCE, ISSUER, NOW, mint
 
 from jwks_middleware import (
     AuthError,
@@ -160,9 +150,9 @@ def test_realm_appears_in_every_challenge(headers: dict[str, str]) -> None:
         pytest.param(mint(aud=CRAFTED), id="audience"),
         pytest.param(mint(iss=CRAFTED), id="issuer"),
         pytest.param(mint(exp=int(NOW) - 3600, sub=CRAFTED), id="expired-subject"),
-        pytest.param(mint(header={"kid": CRAFTED}), id="kid"),
-        pytest.param(mint(header={"typ": CRAFTED}), id="typ"),
-        pytest.param(forge({"alg": CRAFTED, "kid": "k"}, {"iss": "https://issuer.test/"}), id="alg"),
+        pytest.param(mint(header_members={"kid": CRAFTED}), id="kid"),
+        pytest.param(mint(header_members={"typ": CRAFTED}), id="typ"),
+        pytest.param(forge({"alg": CRAFTED, "kid": "k"}, {"iss": ISSUER}), id="alg"),
         pytest.param(forge({"alg": "RS256", "crit": [CRAFTED]}, {}), id="crit"),
         pytest.param(mint(exp=CRAFTED), id="exp"),
     ],
@@ -182,9 +172,7 @@ def test_valid_token_with_crafted_claims_is_accepted_and_nothing_leaks_into_head
 
 
 def test_503_has_retry_after_and_no_challenge() -> None:
-    unreachable = Issuer(
-        "https://issuer.test/", audience="https://api.test", jwks_uri=f"http://127.0.0.1:{closed_port()}/"
-    )
+    unreachable = Issuer(ISSUER, audience=AUDIENCE, jwks_uri=f"http://127.0.0.1:{closed_port()}/")
     with TestClient(make_app(issuers=[unreachable], realm="api")) as client:
         response = client.get("/", headers=bearer(mint()))
     assert response.status_code == 503

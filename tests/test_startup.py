@@ -20,10 +20,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import uvicorn
-from asgi_helpers import RawASGI, bearer, default_routes, http_scope, issuer, mint, ok_app, websocket_scope
+from asgi_helpers import RawASGI, bearer, default_routes, http_scope, issuer, ok_app, websocket_scope
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.testclient import TestClient
+from support import mint
 
 from jwks_middleware import JWKSMiddleware
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tokens import (
+from support import (
     AUDIENCE,
     ISSUER,
     NOW,

@@ -1,7 +1,7 @@
 """Fixtures of the integration tests: a real issuer server on 127.0.0.1 and a fake clock.
 
 The server (`LocalIssuer.serve()`) answers over real sockets in a thread; the test controls
-its answers (faults, rotation) and reads its request counters. Time is a `FakeClock` shared by
+its answers (faults, rotation) and reads its request counters. Time is a `Clock` shared by
 the issuer (token dates) and the key store (freshness, cooldowns, backoff).
 """
 
@@ -12,7 +12,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from integration_support import EventLog, FakeClock, VerifierFactory
+from integration_support import EventLog, VerifierFactory
+from support import Clock
 
 from jwks_middleware import TokenVerifier
 from jwks_middleware.testing import LocalIssuer
@@ -24,8 +25,8 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture
@@ -34,14 +35,14 @@ def event_log() -> EventLog:
 
 
 @pytest.fixture
-def issuer(clock: FakeClock) -> Iterator[LocalIssuer]:
+def issuer(clock: Clock) -> Iterator[LocalIssuer]:
     """A local issuer served on 127.0.0.1 (RS256, `Cache-Control: max-age=900`, ETags)."""
     with LocalIssuer.serve(clock=clock) as served:
         yield served
 
 
 @pytest.fixture
-def started_verifier(issuer: LocalIssuer, clock: FakeClock, event_log: EventLog) -> VerifierFactory:
+def started_verifier(issuer: LocalIssuer, clock: Clock, event_log: EventLog) -> VerifierFactory:
     """``async with started_verifier(**issuer_options) as verifier:`` a `TokenVerifier` trusting
     `issuer` (with these `Issuer` options), started (keys preloaded) and closed at the end."""
 

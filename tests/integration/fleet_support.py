@@ -2,7 +2,7 @@
 its own (as in a process of its own), all fetching from one in-memory issuer that counts requests.
 
 The background refresher of each member is played by `Fleet.run_until`: it refreshes every member
-whose refresh is due, in time order, moving the shared `FakeClock` from one refresh to the next.
+whose refresh is due, in time order, moving the shared `Clock` from one refresh to the next.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
-from integration_support import FakeClock
+from support import Clock
 
 from jwks_middleware._events import Events
 from jwks_middleware._keys.fetch import Fetcher
@@ -29,7 +29,7 @@ class FleetIssuer(httpx.AsyncBaseTransport):
     `Cache-Control`; `outage` makes every answer that status instead. Requests are timed with the
     fleet's clock."""
 
-    def __init__(self, issuer: LocalIssuer, clock: FakeClock) -> None:
+    def __init__(self, issuer: LocalIssuer, clock: Clock) -> None:
         self.issuer = issuer
         self.clock = clock
         #: `max-age` of the answers (None: no `Cache-Control`), also sent on 304s unless
@@ -79,7 +79,7 @@ class FleetIssuer(httpx.AsyncBaseTransport):
 class Fleet:
     """`size` members, each its own `IssuerKeys`, sharing one issuer and one clock."""
 
-    def __init__(self, size: int, issuer: LocalIssuer, clock: FakeClock, **issuer_options: Any) -> None:
+    def __init__(self, size: int, issuer: LocalIssuer, clock: Clock, **issuer_options: Any) -> None:
         self.clock = clock
         self.transport = FleetIssuer(issuer, clock)
         self.client = httpx.AsyncClient(transport=self.transport)

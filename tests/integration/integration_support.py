@@ -1,7 +1,7 @@
 """Helpers of the integration tests: a clock the test moves, an event recorder, a stepped sleep.
 
 No test sleeps for real to move time: the key store, the verifier and the local issuer all read
-the same `FakeClock`, and the background refresher's waits go through `SteppedSleep`.
+the same `Clock`, and the background refresher's waits go through `SteppedSleep`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -17,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from support import Clock
 
 from jwks_middleware import AuthEvent, TokenVerifier
 from jwks_middleware.testing import LocalIssuer
@@ -26,19 +26,6 @@ VerifierFactory = Callable[..., AbstractAsyncContextManager[TokenVerifier]]
 
 #: Longest a test waits for something that should happen at once (a background step).
 STEP_TIMEOUT = 5.0
-
-
-class FakeClock:
-    """Seconds since the epoch, moved only by the test."""
-
-    def __init__(self, start: float | None = None) -> None:
-        self.now = time.time() if start is None else start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class EventLog:
@@ -62,7 +49,7 @@ class SteppedSleep:
     test calls `release()`, then moves the clock to the end of that delay (unless the test
     moved it further meanwhile), as if the time had passed."""
 
-    def __init__(self, clock: FakeClock) -> None:
+    def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._asked: asyncio.Queue[float] = asyncio.Queue()
         self._permits: asyncio.Queue[None] = asyncio.Queue()

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 import pytest
 from integration_support import (
     EventLog,
-    FakeClock,
     VerifierFactory,
     discovery_requests,
     jwks_requests,
     path_of,
 )
+from support import Clock
 
 from jwks_middleware import KeysUnavailableError, TokenVerifier
 from jwks_middleware.testing import LocalIssuer
@@ -37,14 +37,14 @@ async def test_jwks_uri_comes_from_the_openid_configuration(
 
 
 @pytest.fixture
-def tenant_issuer(clock: FakeClock) -> Iterator[LocalIssuer]:
+def tenant_issuer(clock: Clock) -> Iterator[LocalIssuer]:
     """An issuer whose URL has a path, where RFC 8414 puts `.well-known` before the path."""
     with LocalIssuer.serve(clock=clock, path="/tenants/acme") as served:
         yield served
 
 
 async def test_falls_back_to_rfc8414_metadata_when_openid_configuration_is_404(
-    tenant_issuer: LocalIssuer, clock: FakeClock
+    tenant_issuer: LocalIssuer, clock: Clock
 ) -> None:
     tenant_issuer.serve_discovery = False
     assert tenant_issuer.oauth_metadata_url.endswith("/.well-known/oauth-authorization-server/tenants/acme")
@@ -120,7 +120,7 @@ async def test_explicit_jwks_uri_skips_discovery(
 
 
 async def test_a_failing_jwks_keeps_its_discovered_url(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory
 ) -> None:
     async with started_verifier() as verifier:
         keys = verifier.key_store.lookup(issuer.url)
@@ -140,7 +140,7 @@ async def test_a_failing_jwks_keeps_its_discovered_url(
 
 @pytest.mark.parametrize("status", [404, 410])
 async def test_a_jwks_url_that_is_gone_is_discovered_again_once_per_run_of_failures(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory, status: int
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory, status: int
 ) -> None:
     async with started_verifier() as verifier:
         keys = verifier.key_store.lookup(issuer.url)
@@ -162,7 +162,7 @@ async def test_a_jwks_url_that_is_gone_is_discovered_again_once_per_run_of_failu
 
 
 async def test_a_server_that_is_down_is_not_asked_for_the_rfc8414_document(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory
 ) -> None:
     issuer.fail_with(503)
     async with started_verifier() as verifier:

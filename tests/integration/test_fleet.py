@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from fleet_support import HOUR, Fleet
-from integration_support import FakeClock
+from support import Clock
 
 from jwks_middleware.testing import LocalIssuer
 
@@ -34,12 +34,12 @@ def seeded() -> Iterator[None]:
 
 
 @pytest.fixture
-def local_issuer(clock: FakeClock) -> LocalIssuer:
+def local_issuer(clock: Clock) -> LocalIssuer:
     return LocalIssuer(clock=clock)
 
 
 @pytest.fixture
-async def fleet(local_issuer: LocalIssuer, clock: FakeClock) -> AsyncIterator[Fleet]:
+async def fleet(local_issuer: LocalIssuer, clock: Clock) -> AsyncIterator[Fleet]:
     fleet = Fleet(SIZE, local_issuer, clock, jwks_uri=local_issuer.jwks_uri)
     yield fleet
     await fleet.aclose()
@@ -51,7 +51,7 @@ def steady(fleet: Fleet, start: float, end: float) -> float:
 
 
 async def test_after_a_fleet_restart_the_refreshes_spread_over_the_whole_interval(
-    fleet: Fleet, clock: FakeClock
+    fleet: Fleet, clock: Clock
 ) -> None:
     await fleet.start()  # the whole fleet restarts in the same second
     started = clock()
@@ -66,7 +66,7 @@ async def test_after_a_fleet_restart_the_refreshes_spread_over_the_whole_interva
 
 
 async def test_after_an_immediate_rotation_the_refreshes_stay_spread(
-    fleet: Fleet, local_issuer: LocalIssuer, clock: FakeClock
+    fleet: Fleet, local_issuer: LocalIssuer, clock: Clock
 ) -> None:
     await fleet.start()
     await fleet.run_until(clock() + 2 * INTERVAL)
@@ -82,7 +82,7 @@ async def test_after_an_immediate_rotation_the_refreshes_stay_spread(
 
 
 async def test_a_45_minute_outage_costs_at_most_twice_the_requests_of_45_normal_minutes(
-    fleet: Fleet, clock: FakeClock
+    fleet: Fleet, clock: Clock
 ) -> None:
     await fleet.start()
     await fleet.run_until(clock() + 2 * INTERVAL)
@@ -108,7 +108,7 @@ async def test_a_45_minute_outage_costs_at_most_twice_the_requests_of_45_normal_
     assert fleet.transport.busiest(after, end, WINDOW) <= 1.4 * steady(fleet, after, end)
 
 
-async def test_an_outage_answering_retry_after_is_asked_no_sooner(fleet: Fleet, clock: FakeClock) -> None:
+async def test_an_outage_answering_retry_after_is_asked_no_sooner(fleet: Fleet, clock: Clock) -> None:
     await fleet.start()
     await fleet.run_until(clock() + 2 * INTERVAL)
     fleet.transport.outage, fleet.transport.retry_after = 429, "1800"
@@ -119,7 +119,7 @@ async def test_an_outage_answering_retry_after_is_asked_no_sooner(fleet: Fleet, 
 
 
 async def test_keys_published_an_hour_before_use_reach_every_member_before_use(
-    fleet: Fleet, local_issuer: LocalIssuer, clock: FakeClock
+    fleet: Fleet, local_issuer: LocalIssuer, clock: Clock
 ) -> None:
     fleet.transport.max_age = 86400  # the issuer says: look again tomorrow
     await fleet.start()

@@ -8,7 +8,8 @@ import tracemalloc
 from typing import Any
 
 import pytest
-from integration_support import EventLog, FakeClock, VerifierFactory, forged_token, jwks_requests
+from integration_support import EventLog, VerifierFactory, forged_token, jwks_requests
+from support import Clock
 
 from jwks_middleware import (
     Issuer,
@@ -23,18 +24,18 @@ pytestmark = pytest.mark.anyio
 COOLDOWN = 30.0
 
 
-def claims_of(issuer: LocalIssuer, clock: FakeClock, **claims: Any) -> dict[str, Any]:
+def claims_of(issuer: LocalIssuer, clock: Clock, **claims: Any) -> dict[str, Any]:
     now = int(clock())
     return {"iss": issuer.url, "sub": "x", "aud": issuer.audience, "iat": now, "exp": now + 300, **claims}
 
 
-def random_kid_tokens(issuer: LocalIssuer, clock: FakeClock, count: int) -> list[str]:
+def random_kid_tokens(issuer: LocalIssuer, clock: Clock, count: int) -> list[str]:
     claims = claims_of(issuer, clock)
     return [forged_token(claims, {"alg": "RS256", "kid": secrets.token_urlsafe(12)}) for _ in range(count)]
 
 
 async def test_1000_random_kids_one_after_another_cause_at_most_two_fetches(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory, event_log: EventLog
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory, event_log: EventLog
 ) -> None:
     async with started_verifier(refresh_cooldown=COOLDOWN) as verifier:
         assert jwks_requests(issuer) == 1
@@ -59,7 +60,7 @@ async def test_1000_random_kids_one_after_another_cause_at_most_two_fetches(
 
 
 async def test_1000_concurrent_random_kids_cause_at_most_two_fetches(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory
 ) -> None:
     async with started_verifier(refresh_cooldown=COOLDOWN) as verifier:
         tokens = random_kid_tokens(issuer, clock, 1000)
@@ -69,7 +70,7 @@ async def test_1000_concurrent_random_kids_cause_at_most_two_fetches(
 
 
 async def test_a_cold_flood_of_random_kids_costs_the_first_load_and_one_fetch(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory
 ) -> None:
     async with started_verifier(start=False, refresh_cooldown=COOLDOWN) as verifier:
         tokens = random_kid_tokens(issuer, clock, 1000)
@@ -81,7 +82,7 @@ async def test_a_cold_flood_of_random_kids_costs_the_first_load_and_one_fetch(
 
 
 async def test_a_rotation_right_after_a_flood_gets_through_a_second_later(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory
 ) -> None:
     async with started_verifier(refresh_cooldown=COOLDOWN) as verifier:
         for token in random_kid_tokens(issuer, clock, 100):
@@ -101,7 +102,7 @@ async def test_a_rotation_right_after_a_flood_gets_through_a_second_later(
 
 
 async def test_a_flood_of_random_kids_costs_one_fetch_per_cooldown_plus_the_spare(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory
 ) -> None:
     async with started_verifier(refresh_cooldown=COOLDOWN) as verifier:
         cooldowns = 10
@@ -113,7 +114,7 @@ async def test_a_flood_of_random_kids_costs_one_fetch_per_cooldown_plus_the_spar
 
 
 async def test_a_flood_that_sends_each_kid_again_a_second_later_stays_bounded(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory
 ) -> None:
     """An attacker can make its kids look like a rotation's; it gets the repeated-kid budget
     (one fetch per cooldown) on top of the bucket, and nothing more."""
@@ -130,7 +131,7 @@ async def test_a_flood_that_sends_each_kid_again_a_second_later_stays_bounded(
         assert jwks_requests(issuer) - 1 <= 2 * (cooldowns + 1)
 
 
-def random_iss_tokens(issuer: LocalIssuer, clock: FakeClock, count: int, prefix: str = "") -> list[str]:
+def random_iss_tokens(issuer: LocalIssuer, clock: Clock, count: int, prefix: str = "") -> list[str]:
     header = {"alg": "RS256", "kid": issuer.kid}
     return [
         forged_token(claims_of(issuer, clock, iss=f"{prefix}{secrets.token_hex(8)}"), header)
@@ -160,7 +161,7 @@ async def memory_growth(verifier: TokenVerifier, make_tokens: Any, verify: Any) 
 
 
 async def test_10000_random_iss_values_are_refused_with_no_fetch_and_nothing_stored(
-    issuer: LocalIssuer, clock: FakeClock
+    issuer: LocalIssuer, clock: Clock
 ) -> None:
     async with TokenVerifier([issuer.config()], clock=clock) as verifier:  # no event recorder
         requests = issuer.requests.total()
@@ -177,7 +178,7 @@ async def test_10000_random_iss_values_are_refused_with_no_fetch_and_nothing_sto
         assert len(verifier.events.counters) <= 10
 
 
-async def test_a_resolver_keeps_at_most_max_resolved_issuers(issuer: LocalIssuer, clock: FakeClock) -> None:
+async def test_a_resolver_keeps_at_most_max_resolved_issuers(issuer: LocalIssuer, clock: Clock) -> None:
     """A multi-tenant resolver trusts every `{url}/tenants/<id>` issuer (keys known locally
     here) and declines the rest: the LRU stays bounded, evicted issuers are stopped."""
     jwks = issuer.jwks()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import httpx
 import httpx2
 import pytest
-from integration_support import FakeClock, jwks_requests, path_of
+from integration_support import jwks_requests, path_of
+from support import Clock
 
 from jwks_middleware import KeysUnavailableError, TokenVerifier
 from jwks_middleware.testing import LocalIssuer
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_keys_are_discovered_and_fetched_with_an_httpx2_client(
-    issuer: LocalIssuer, clock: FakeClock
+    issuer: LocalIssuer, clock: Clock
 ) -> None:
     async with (
         httpx2.AsyncClient() as client,
@@ -26,7 +27,7 @@ async def test_keys_are_discovered_and_fetched_with_an_httpx2_client(
         assert jwks_requests(issuer) == 1
 
 
-async def test_a_rotation_is_fetched_with_an_httpx2_client(issuer: LocalIssuer, clock: FakeClock) -> None:
+async def test_a_rotation_is_fetched_with_an_httpx2_client(issuer: LocalIssuer, clock: Clock) -> None:
     async with (
         httpx2.AsyncClient() as client,
         TokenVerifier([issuer.config()], http_client=client, clock=clock) as verifier,
@@ -38,7 +39,7 @@ async def test_a_rotation_is_fetched_with_an_httpx2_client(issuer: LocalIssuer, 
 
 @pytest.mark.parametrize("library", [httpx, httpx2], ids=["httpx", "httpx2"])
 async def test_a_timeout_of_either_library_leaves_the_keys_unavailable(
-    issuer: LocalIssuer, clock: FakeClock, library: object
+    issuer: LocalIssuer, clock: Clock, library: object
 ) -> None:
     issuer.slow_down(2.0)
     config = issuer.config(timeout=0.2)
@@ -49,7 +50,7 @@ async def test_a_timeout_of_either_library_leaves_the_keys_unavailable(
         await verifier.aclose()
 
 
-async def test_a_redirect_is_not_followed_by_an_httpx2_client(issuer: LocalIssuer, clock: FakeClock) -> None:
+async def test_a_redirect_is_not_followed_by_an_httpx2_client(issuer: LocalIssuer, clock: Clock) -> None:
     issuer.redirect("https://elsewhere.example/jwks", path=path_of(issuer.jwks_uri))
     config = issuer.config()
     async with httpx2.AsyncClient(follow_redirects=True) as client:

@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-from integration_support import FakeClock, discovery_requests, jwks_requests
+from integration_support import discovery_requests, jwks_requests
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import Message
+from support import Clock
 
 from jwks_middleware import JWKSMiddleware
 from jwks_middleware.testing import LocalIssuer
@@ -26,15 +27,13 @@ async def whoami(request: Request) -> JSONResponse:
     return JSONResponse({"sub": request.state.claims.subject})
 
 
-def protected_app(issuer: LocalIssuer, clock: FakeClock) -> JWKSMiddleware:
+def protected_app(issuer: LocalIssuer, clock: Clock) -> JWKSMiddleware:
     return JWKSMiddleware(
         Starlette(routes=[Route("/whoami", whoami)]), issuers=[issuer.config()], clock=clock
     )
 
 
-def test_lifespan_start_up_preloads_keys_before_the_first_request(
-    issuer: LocalIssuer, clock: FakeClock
-) -> None:
+def test_lifespan_start_up_preloads_keys_before_the_first_request(issuer: LocalIssuer, clock: Clock) -> None:
     app = protected_app(issuer, clock)
     assert not app.ready()
     with TestClient(app) as client:
@@ -48,7 +47,7 @@ def test_lifespan_start_up_preloads_keys_before_the_first_request(
 
 
 def test_start_up_with_the_issuer_down_still_starts_and_answers_503(
-    issuer: LocalIssuer, clock: FakeClock
+    issuer: LocalIssuer, clock: Clock
 ) -> None:
     issuer.stop()
     app = protected_app(issuer, clock)
@@ -79,7 +78,7 @@ async def lifespan(app: JWKSMiddleware) -> AsyncIterator[None]:
 
 
 @pytest.mark.anyio
-async def test_shutdown_leaves_no_task_running(issuer: LocalIssuer, clock: FakeClock) -> None:
+async def test_shutdown_leaves_no_task_running(issuer: LocalIssuer, clock: Clock) -> None:
     app = protected_app(issuer, clock)
     before = asyncio.all_tasks()
     async with lifespan(app):
@@ -92,7 +91,7 @@ async def test_shutdown_leaves_no_task_running(issuer: LocalIssuer, clock: FakeC
 
 
 def test_without_lifespan_the_first_request_loads_keys_and_nothing_is_left_pending(
-    issuer: LocalIssuer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    issuer: LocalIssuer, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = protected_app(issuer, clock)
     # Without `with`, TestClient sends no lifespan events and runs each request in a fresh

@@ -10,9 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from integration_support import EventLog, FakeClock, VerifierFactory, jwks_requests, path_of
+from integration_support import EventLog, VerifierFactory, jwks_requests, path_of
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
+from support import Clock
 
 from jwks_middleware import JWKSMiddleware, KeysUnavailableError, StaleKeysError, UnknownKeyError
 from jwks_middleware.testing import LocalIssuer
@@ -73,7 +74,7 @@ OUTAGES = [
 async def test_known_keys_serve_through_an_outage_until_max_stale_then_recover(
     outage: Outage,
     issuer: LocalIssuer,
-    clock: FakeClock,
+    clock: Clock,
     started_verifier: VerifierFactory,
     event_log: EventLog,
 ) -> None:
@@ -138,7 +139,7 @@ async def test_known_keys_serve_through_an_outage_until_max_stale_then_recover(
 
 
 async def test_outage_through_the_middleware_answers_200_then_401_then_200(
-    issuer: LocalIssuer, clock: FakeClock
+    issuer: LocalIssuer, clock: Clock
 ) -> None:
     async def ok(scope: Scope, receive: Receive, send: Send) -> None:
         await PlainTextResponse("ok")(scope, receive, send)
@@ -164,7 +165,7 @@ async def test_outage_through_the_middleware_answers_200_then_401_then_200(
 
 
 async def test_issuer_down_at_start_up_answers_503_fast_and_tries_at_most_twice_per_cooldown(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory
 ) -> None:
     issuer.fail_with(503)
     async with started_verifier(jwks_uri=issuer.jwks_uri) as verifier:
@@ -189,7 +190,7 @@ async def test_issuer_down_at_start_up_answers_503_fast_and_tries_at_most_twice_
 
 
 async def test_a_failed_fetch_never_replaces_good_keys(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory
 ) -> None:
     async with started_verifier() as verifier:
         keys = verifier.key_store.lookup(issuer.url)
@@ -219,7 +220,7 @@ HANG = 15.0
 
 
 async def test_a_trickling_jwks_is_cut_off_at_the_deadline_and_waiting_requests_get_503(
-    issuer: LocalIssuer, clock: FakeClock
+    issuer: LocalIssuer, clock: Clock
 ) -> None:
     # A byte every 0.3 s: every read is within the 5 s read timeout, the whole would take minutes.
     issuer.trickle(0.3, path=issuer.jwks_uri)

@@ -12,13 +12,13 @@ import pytest
 from integration_support import (
     CountingTransport,
     EventLog,
-    FakeClock,
     SteppedSleep,
     VerifierFactory,
     discovery_requests,
     jwks_requests,
     path_of,
 )
+from support import Clock
 
 from jwks_middleware import KeysUnavailableError, TokenVerifier, UnknownKeyError
 from jwks_middleware._events import Events
@@ -46,7 +46,7 @@ def conditional_requests(issuer: LocalIssuer) -> list[str]:
 
 
 async def test_unchanged_jwks_answers_304_and_keeps_the_keys(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory, event_log: EventLog
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory, event_log: EventLog
 ) -> None:
     async with started_verifier() as verifier:
         keys = verifier.key_store.lookup(issuer.url)
@@ -91,7 +91,7 @@ async def test_unchanged_jwks_answers_304_and_keeps_the_keys(
 )
 async def test_cache_control_max_age_clamped_to_5_minutes_24_hours_sets_the_next_refresh(
     issuer: LocalIssuer,
-    clock: FakeClock,
+    clock: Clock,
     started_verifier: VerifierFactory,
     max_age: int | None,
     lifetime: int,
@@ -115,7 +115,7 @@ async def test_cache_control_max_age_clamped_to_5_minutes_24_hours_sets_the_next
 
 
 async def test_max_refresh_interval_caps_the_interval_below_an_hour(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory
 ) -> None:
     issuer.cache_max_age = 86400
     async with started_verifier(max_refresh_interval=600) as verifier:
@@ -130,7 +130,7 @@ async def test_max_refresh_interval_caps_the_interval_below_an_hour(
 
 
 async def test_a_304_without_cache_control_keeps_the_stored_lifetime(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory
 ) -> None:
     issuer.cache_max_age = 86400
     async with started_verifier() as verifier:
@@ -151,7 +151,7 @@ async def test_a_304_without_cache_control_keeps_the_stored_lifetime(
 
 
 async def test_consecutive_failures_lengthen_the_retry_delay_and_a_success_resets_it(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory
 ) -> None:
     async with started_verifier(jwks_uri=issuer.jwks_uri) as verifier:
         keys = verifier.key_store.lookup(issuer.url)
@@ -182,7 +182,7 @@ async def test_consecutive_failures_lengthen_the_retry_delay_and_a_success_reset
 
 
 async def test_without_keys_retries_start_within_seconds(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory
 ) -> None:
     issuer.fail_with(500)
     async with started_verifier(jwks_uri=issuer.jwks_uri) as verifier:
@@ -200,7 +200,7 @@ async def test_without_keys_retries_start_within_seconds(
 
 @pytest.mark.parametrize("status", [429, 503])
 async def test_retry_after_holds_every_fetch_back(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory, status: int
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory, status: int
 ) -> None:
     async with started_verifier(jwks_uri=issuer.jwks_uri, refresh_cooldown=30) as verifier:
         keys = verifier.key_store.lookup(issuer.url)
@@ -231,7 +231,7 @@ async def test_retry_after_holds_every_fetch_back(
 
 
 async def test_retry_after_is_honoured_up_to_max_refresh_interval_and_only_on_429_and_503(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory
 ) -> None:
     async with started_verifier(jwks_uri=issuer.jwks_uri) as verifier:
         keys = verifier.key_store.lookup(issuer.url)
@@ -248,7 +248,7 @@ async def test_retry_after_is_honoured_up_to_max_refresh_interval_and_only_on_42
 
 @pytest.fixture
 async def background_keys(
-    issuer: LocalIssuer, clock: FakeClock, event_log: EventLog
+    issuer: LocalIssuer, clock: Clock, event_log: EventLog
 ) -> AsyncIterator[tuple[IssuerKeys, SteppedSleep]]:
     sleep = SteppedSleep(clock)
     keys = IssuerKeys(issuer.config(), fetcher=Fetcher(), events=Events(event_log), clock=clock, sleep=sleep)
@@ -259,7 +259,7 @@ async def background_keys(
 
 
 async def test_the_background_refresher_refreshes_when_due_and_backs_off_on_failure(
-    issuer: LocalIssuer, clock: FakeClock, background_keys: tuple[IssuerKeys, SteppedSleep]
+    issuer: LocalIssuer, clock: Clock, background_keys: tuple[IssuerKeys, SteppedSleep]
 ) -> None:
     keys, sleep = background_keys
     await keys.start()
@@ -295,7 +295,7 @@ async def test_the_background_refresher_refreshes_when_due_and_backs_off_on_fail
 
 
 async def test_an_on_demand_fetch_does_not_move_the_refreshers_slot(
-    issuer: LocalIssuer, clock: FakeClock, background_keys: tuple[IssuerKeys, SteppedSleep]
+    issuer: LocalIssuer, clock: Clock, background_keys: tuple[IssuerKeys, SteppedSleep]
 ) -> None:
     keys, sleep = background_keys
     await keys.start()
@@ -315,7 +315,7 @@ async def test_an_on_demand_fetch_does_not_move_the_refreshers_slot(
 
 
 async def test_an_on_demand_fetch_just_before_the_slot_skips_that_refresh(
-    issuer: LocalIssuer, clock: FakeClock, background_keys: tuple[IssuerKeys, SteppedSleep]
+    issuer: LocalIssuer, clock: Clock, background_keys: tuple[IssuerKeys, SteppedSleep]
 ) -> None:
     keys, sleep = background_keys
     await keys.start()
@@ -334,7 +334,7 @@ async def test_an_on_demand_fetch_just_before_the_slot_skips_that_refresh(
 
 
 async def test_an_unexpected_error_during_a_fetch_does_not_stop_the_refresher(
-    issuer: LocalIssuer, clock: FakeClock, event_log: EventLog, caplog: pytest.LogCaptureFixture
+    issuer: LocalIssuer, clock: Clock, event_log: EventLog, caplog: pytest.LogCaptureFixture
 ) -> None:
     class Exploding(httpx.AsyncBaseTransport):
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -356,7 +356,7 @@ async def test_an_unexpected_error_during_a_fetch_does_not_stop_the_refresher(
 
 
 async def test_events_and_state_tell_what_the_key_store_did(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory, event_log: EventLog
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory, event_log: EventLog
 ) -> None:
     async with started_verifier(refresh_cooldown=30, max_stale=600, jwks_uri=issuer.jwks_uri) as verifier:
         keys = verifier.key_store.lookup(issuer.url)
@@ -410,7 +410,7 @@ async def test_events_and_state_tell_what_the_key_store_did(
     assert {event.issuer for event in event_log.events} == {issuer.url}
 
 
-async def test_an_injected_http_client_is_used_and_left_open(issuer: LocalIssuer, clock: FakeClock) -> None:
+async def test_an_injected_http_client_is_used_and_left_open(issuer: LocalIssuer, clock: Clock) -> None:
     transport = CountingTransport()
     client = httpx.AsyncClient(transport=transport, headers={"X-Client": "injected"}, follow_redirects=True)
     async with TokenVerifier([issuer.config()], clock=clock, http_client=client) as verifier:
@@ -435,7 +435,7 @@ async def test_an_injected_http_client_is_used_and_left_open(issuer: LocalIssuer
 
 
 async def test_shutdown_during_a_cold_fetch_refuses_the_waiting_request_with_503(
-    issuer: LocalIssuer, clock: FakeClock
+    issuer: LocalIssuer, clock: Clock
 ) -> None:
     issuer.slow_down(5.0)
     verifier = TokenVerifier([issuer.config()], clock=clock)

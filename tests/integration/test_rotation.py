@@ -9,10 +9,11 @@ import secrets
 
 import httpx
 import pytest
-from integration_support import EventLog, FakeClock, VerifierFactory, forged_token, jwks_requests
+from integration_support import EventLog, VerifierFactory, forged_token, jwks_requests
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
+from support import Clock
 
 from jwks_middleware import JWKSMiddleware, UnknownKeyError
 from jwks_middleware.testing import LocalIssuer
@@ -62,7 +63,7 @@ async def hello(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def test_200_concurrent_requests_through_the_middleware_share_one_fetch(
-    issuer: LocalIssuer, clock: FakeClock
+    issuer: LocalIssuer, clock: Clock
 ) -> None:
     app = JWKSMiddleware(hello, issuers=[issuer.config()], clock=clock)
     transport = httpx.ASGITransport(app=app)  # no lifespan: keys load on the first request
@@ -86,7 +87,7 @@ async def test_200_concurrent_requests_through_the_middleware_share_one_fetch(
 
 
 async def test_key_removed_from_the_jwks_is_refused_after_the_next_refresh_even_when_cached(
-    issuer: LocalIssuer, started_verifier: VerifierFactory, clock: FakeClock
+    issuer: LocalIssuer, started_verifier: VerifierFactory, clock: Clock
 ) -> None:
     async with started_verifier() as verifier:
         keys = verifier.key_store.lookup(issuer.url)
@@ -118,7 +119,7 @@ async def test_key_removed_from_the_jwks_is_refused_after_the_next_refresh_even_
 
 
 async def test_tokens_of_kept_keys_stay_valid_across_a_refresh(
-    issuer: LocalIssuer, started_verifier: VerifierFactory, clock: FakeClock
+    issuer: LocalIssuer, started_verifier: VerifierFactory, clock: Clock
 ) -> None:
     async with started_verifier() as verifier:
         keys = verifier.key_store.lookup(issuer.url)
@@ -135,7 +136,7 @@ async def test_tokens_of_kept_keys_stay_valid_across_a_refresh(
         assert jwks_requests(issuer) == 2
 
 
-def stray_token(issuer: LocalIssuer, clock: FakeClock, kid: str) -> str:
+def stray_token(issuer: LocalIssuer, clock: Clock, kid: str) -> str:
     """A token naming a kid the issuer never published (a client of another environment)."""
     now = int(clock())
     claims = {"iss": issuer.url, "sub": "stray", "aud": issuer.audience, "iat": now, "exp": now + 300}
@@ -143,7 +144,7 @@ def stray_token(issuer: LocalIssuer, clock: FakeClock, kid: str) -> str:
 
 
 async def test_a_rotation_seconds_after_a_stray_kid_is_accepted_a_second_later(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory
 ) -> None:
     async with started_verifier(refresh_cooldown=30) as verifier:
         clock.advance(5)
@@ -164,7 +165,7 @@ async def test_a_rotation_seconds_after_a_stray_kid_is_accepted_a_second_later(
 
 
 async def test_a_client_that_keeps_sending_a_stray_kid_does_not_hold_up_a_rotation(
-    issuer: LocalIssuer, clock: FakeClock, started_verifier: VerifierFactory
+    issuer: LocalIssuer, clock: Clock, started_verifier: VerifierFactory
 ) -> None:
     stray = stray_token(issuer, clock, secrets.token_urlsafe(12))
     async with started_verifier(refresh_cooldown=30) as verifier:

@@ -1,26 +1,25 @@
-"""`IssuerKeys` and `KeyStore` with an in-memory issuer: cold loads, the refresh budget and its
-repeated-kid share, the unknown-kid negative cache, single flight, stopping, plain http by
-opt-in, and the trusted-issuer registry."""
+"""`IssuerKeys` with an in-memory issuer: cold loads, the unknown-kid negative cache, single
+flight, the background refresher, and plain http by opt-in.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from support import Clock
 
-from jwks_middleware import AuthEvent, DisallowedAlgorithmError, Issuer, KeysUnavailableError, UnknownKeyError
-from jwks_middleware._config import UNKNOWN_KID_TTL
+from jwks_middleware import AuthEvent, DisallowedAlgorithmError, KeysUnavailableError, UnknownKeyError
 from jwks_middleware._events import Events
 from jwks_middleware._keys.fetch import Fetcher
 from jwks_middleware._keys.issuer_keys import IssuerKeys
-from jwks_middleware._keys.store import KeyStore
 from jwks_middleware.testing import LocalIssuer
 
 pytestmark = pytest.mark.anyio
+
 
 COOLDOWN = 30.0
 
@@ -28,17 +27,6 @@ COOLDOWN = 30.0
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class InMemoryIssuer(httpx.AsyncBaseTransport):
@@ -126,9 +114,6 @@ async def refused_after_one_fetch(keys: IssuerKeys, server: InMemoryIssuer, kid:
     assert server.jwks_requests == before + 1
 
 
-# -- loading --------------------------------------------------------------------------------
-
-
 async def test_static_keys_are_ready_at_once_and_never_fetched(
     issuer: LocalIssuer, clock: Clock, server: InMemoryIssuer, client: httpx.AsyncClient
 ) -> None:
@@ -194,100 +179,6 @@ async def test_a_token_without_kid_or_with_a_known_kid_never_triggers_a_refresh(
     assert server.jwks_requests == 1
 
 
-# -- the refresh budget ---------------------------------------------------------------------
-
-
-async def test_unknown_kids_fetch_at_most_twice_then_once_per_cooldown(
-    keys: IssuerKeys, server: InMemoryIssuer, clock: Clock, events: list[AuthEvent]
-) -> None:
-    await keys.start()  # the start-up fetch takes one of the two tokens
-    assert server.jwks_requests == 1
-    await refused_after_one_fetch(keys, server, "kid-1")
-    assert "cooling down" in await refused_without_fetch(keys, server, "kid-2")
-    clock.advance(COOLDOWN / 2)
-    await refused_without_fetch(keys, server, "kid-3")
-    clock.advance(COOLDOWN / 2)
-    await refused_after_one_fetch(keys, server, "kid-4")
-    await refused_without_fetch(keys, server, "kid-5")
-    clock.advance(10 * COOLDOWN)  # the bucket holds two at most
-    await refused_after_one_fetch(keys, server, "kid-6")
-    await refused_after_one_fetch(keys, server, "kid-7")
-    await refused_without_fetch(keys, server, "kid-8")
-    kinds = [event.kind for event in events]
-    assert kinds.count("unknown_kid") == 8
-    assert kinds.count("refresh_cooldown") == 4
-
-
-async def test_background_refreshes_spend_the_same_budget(
-    keys: IssuerKeys, server: InMemoryIssuer, clock: Clock
-) -> None:
-    await keys.start()
-    await refused_after_one_fetch(keys, server, "kid-1")  # the bucket is empty now
-    clock.advance(COOLDOWN - 1)
-    await keys.refresh()  # a background refresh: it spends the token that has almost grown back
-    clock.advance(1)
-    await refused_without_fetch(keys, server, "kid-2")
-    clock.advance(COOLDOWN)
-    await refused_after_one_fetch(keys, server, "kid-3")
-
-
-async def test_a_clock_set_back_does_not_drain_the_budget(
-    keys: IssuerKeys, server: InMemoryIssuer, clock: Clock
-) -> None:
-    await keys.start()
-    clock.advance(-3600)
-    await refused_after_one_fetch(keys, server, "kid-1")  # the token left is still there
-
-
-async def test_without_cooldown_every_new_kid_fetches_but_unknown_ones_are_remembered(
-    issuer: LocalIssuer, client: httpx.AsyncClient, server: InMemoryIssuer, clock: Clock
-) -> None:
-    keys = make_keys(issuer, client, clock, [], refresh_cooldown=0)
-    await keys.start()
-    for kid in ("kid-1", "kid-2", "kid-3"):
-        await refused_after_one_fetch(keys, server, kid)
-    assert "moments ago" in await refused_without_fetch(keys, server, "kid-1")
-    clock.advance(UNKNOWN_KID_TTL + 1)
-    await refused_after_one_fetch(keys, server, "kid-1")
-
-
-async def test_a_kid_refused_by_the_cooldown_earns_a_fetch_when_it_comes_back_a_second_later(
-    keys: IssuerKeys, server: InMemoryIssuer, clock: Clock
-) -> None:
-    await keys.start()
-    await refused_after_one_fetch(keys, server, "stray")  # the bucket is empty now
-    await refused_without_fetch(keys, server, "kid-1")
-    clock.advance(0.5)
-    await refused_without_fetch(keys, server, "kid-1")  # back too soon: one client's retry
-    clock.advance(0.5)
-    await refused_after_one_fetch(keys, server, "kid-1")  # still in use a second later
-    # That budget holds one fetch per cooldown.
-    await refused_without_fetch(keys, server, "kid-2")
-    clock.advance(1)
-    await refused_without_fetch(keys, server, "kid-2")
-    clock.advance(COOLDOWN / 2)
-    await refused_without_fetch(keys, server, "kid-3")  # half a cooldown: nothing has grown back
-    clock.advance(COOLDOWN / 2)
-    await refused_after_one_fetch(keys, server, "kid-3")  # the bucket again
-
-
-async def test_a_kid_a_fetch_proved_unknown_never_earns_the_repeated_kid_fetch(
-    keys: IssuerKeys, server: InMemoryIssuer, clock: Clock
-) -> None:
-    await keys.start()
-    await refused_after_one_fetch(keys, server, "stray")
-    assert "moments ago" in await refused_without_fetch(keys, server, "stray")
-    clock.advance(UNKNOWN_KID_TTL + 1)
-    await refused_without_fetch(keys, server, "stray")  # the bucket refuses it...
-    clock.advance(2)
-    assert "cooling down" in await refused_without_fetch(
-        keys, server, "stray"
-    )  # ...and so does the other budget
-
-
-# -- the unknown-kid negative cache and single flight ---------------------------------------
-
-
 async def test_a_refresh_that_brings_the_kid_clears_the_negative_cache(
     keys: IssuerKeys, issuer: LocalIssuer, server: InMemoryIssuer
 ) -> None:
@@ -342,9 +233,6 @@ async def test_a_waiter_that_goes_away_does_not_cancel_the_shared_fetch(
     assert server.jwks_requests == 1
 
 
-# -- the background task --------------------------------------------------------------------
-
-
 async def test_start_runs_one_refresher_and_stop_ends_it(keys: IssuerKeys) -> None:
     before = asyncio.all_tasks()
     await keys.start()
@@ -378,9 +266,6 @@ async def test_stop_soon_cancels_the_refresher_without_waiting(keys: IssuerKeys)
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     assert refresher.cancelled()
-
-
-# -- plain http, by opt-in ------------------------------------------------------------------
 
 
 async def test_plain_http_on_a_private_host_works_by_opt_in_and_warns_once_at_start_up(
@@ -431,90 +316,3 @@ async def test_allow_http_also_applies_to_the_jwks_uri_found_in_discovery(
             assert error is not None
             assert "allow_http=True" in error
             await strict.stop()
-
-
-# -- KeyStore -------------------------------------------------------------------------------
-
-
-def store(issuers: Any, clock: Clock, client: httpx.AsyncClient | None = None, **options: Any) -> KeyStore:
-    return KeyStore(issuers, http_client=client, clock=clock, events=Events(), **options)
-
-
-def test_a_store_needs_issuers_each_configured_once(issuer: LocalIssuer, clock: Clock) -> None:
-    with pytest.raises(ValueError, match="at least one issuer"):
-        store([], clock)
-    with pytest.raises(ValueError, match="configured twice"):
-        store([issuer.config(), issuer.config()], clock)
-    with pytest.raises(TypeError, match="Issuer objects or resolvers, not str"):
-        store([issuer.url], clock)
-
-
-async def test_a_fixed_list_trusts_only_its_issuers(
-    issuer: LocalIssuer, clock: Clock, client: httpx.AsyncClient, server: InMemoryIssuer
-) -> None:
-    other = LocalIssuer("https://other.example.test", clock=clock)
-    keys = store([issuer.config(jwks_uri=issuer.jwks_uri), other.config(jwks=other.jwks())], clock, client)
-    assert not keys.ready()
-    assert [state.issuer for state in keys.states()] == [issuer.url, other.url]
-    assert keys.lookup("https://unknown.example.test") is None
-    assert keys.lookup(issuer.url + "/") is None  # `iss` matches exactly
-
-    await keys.start()
-
-    assert keys.ready()
-    assert server.jwks_requests == 1
-    found = keys.lookup(issuer.url)
-    assert found is not None
-    assert found.issuer.issuer == issuer.url
-    await keys.aclose()
-
-
-async def test_a_resolver_decides_which_issuers_are_trusted(issuer: LocalIssuer, clock: Clock) -> None:
-    asked: list[str] = []
-    tenants = {f"https://tenant-{n}.example.test" for n in range(4)}
-
-    def resolver(iss: str) -> Issuer | None:
-        asked.append(iss)
-        if iss == "https://liar.example.test":
-            return Issuer("https://someone-else.example.test", audience="api", jwks=issuer.jwks())
-        return Issuer(iss, audience="api", jwks=issuer.jwks()) if iss in tenants else None
-
-    keys = store(resolver, clock, max_resolved_issuers=2)
-    assert keys.ready()  # nothing resolved yet, nothing missing
-    assert keys.lookup("https://unknown.example.test") is None
-    assert keys.issuers() == []
-    with pytest.raises(ValueError, match="another iss"):
-        keys.lookup("https://liar.example.test")
-
-    first = keys.lookup("https://tenant-0.example.test")
-    assert first is not None
-    assert keys.lookup("https://tenant-0.example.test") is first
-    assert asked.count("https://tenant-0.example.test") == 1  # remembered, not asked again
-    keys.lookup("https://tenant-1.example.test")
-    keys.lookup("https://tenant-0.example.test")  # now the most recently used
-    keys.lookup("https://tenant-2.example.test")  # evicts tenant-1, the least recently used
-    assert [found.issuer.issuer for found in keys.issuers()] == [
-        "https://tenant-0.example.test",
-        "https://tenant-2.example.test",
-    ]
-    await keys.start()  # resolved issuers are not preloaded
-    await keys.aclose()
-
-
-async def test_an_evicted_issuer_stops_its_refresher(
-    issuer: LocalIssuer, clock: Clock, client: httpx.AsyncClient
-) -> None:
-    def resolver(iss: str) -> Issuer:
-        return Issuer(iss, audience="api", jwks_uri=issuer.jwks_uri)
-
-    keys = store(resolver, clock, client, max_resolved_issuers=1)
-    before = asyncio.all_tasks()
-    first = keys.lookup("https://tenant-0.example.test")
-    assert first is not None
-    first.ensure_background()
-    (refresher,) = asyncio.all_tasks() - before
-    keys.lookup("https://tenant-1.example.test")
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert refresher.cancelled()
-    await keys.aclose()

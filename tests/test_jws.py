@@ -7,7 +7,7 @@ signature matters), so a refusal can only come from the rule under test.
 from __future__ import annotations
 
 import pytest
-from tokens import (
+from support import (
     AUDIENCE,
     RSA_KID,
     b64url,

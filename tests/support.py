@@ -1,4 +1,6 @@
-"""Keys, issuers and token minting for the verifier tests; no network anywhere.
+"""The shared test helpers: keys, the one token minter (`mint`), the one fake clock (`Clock`),
+issuers and verifiers; no network anywhere. Every test directory imports it (`from support
+import ...`): pytest's `pythonpath` and mypy's `mypy_path` hold tests/.
 
 Tokens are assembled by hand (`signed`, `unsigned`) so that tests control every byte of
 the header, payload and signature; joserfc only computes signatures. Key generation is
@@ -192,7 +194,7 @@ def mint(
 ) -> str:
     """A valid token of `ISSUER` (by default RS256 with `rsa_key()` and kid `RSA_KID`)."""
     return signed(
-        header(alg, kid, **(header_members or {})),
+        {**header(alg, kid), **(header_members or {})},
         claims(without=without, **members),
         rsa_key() if key is None else key,
     )

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import dsa, rsa, x25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from joserfc.jwk import OctKey
-from tokens import (
+from support import (
     RSA_KID,
     b64url,
     claims,

@@ -5,15 +5,15 @@ Keys are static (`Issuer(jwks=...)`): no network. No `from __future__ import ann
 FastAPI reads the annotations of the routes defined inside functions at run time.
 """
 
-import time
 from typing import Annotated, Any, Final
 
 import pytest
+from asgi_helpers import clock
 from fastapi import Depends, FastAPI, Request, WebSocket
 from fastapi.testclient import TestClient
-from joserfc import jwt
 from joserfc.jwk import RSAKey
 from starlette.testclient import WebSocketDenialResponse
+from support import mint
 
 from jwks_middleware import Claims, Issuer, JWKSMiddleware
 from jwks_middleware.fastapi import AuthClaims, AuthHTTPException, JWKSAuth, refusal_handler, require_scopes
@@ -42,25 +42,23 @@ def make_issuer(key: RSAKey, iss: str, audience: str = AUDIENCE) -> Issuer:
 
 def token(key: RSAKey, iss: str, audience: str = AUDIENCE) -> str:
     """A token that passes every guard below, when its issuer is trusted."""
-    now = int(time.time())
-    claims = {
-        "iss": iss,
-        "aud": audience,
-        "sub": f"user-of-{iss}",
-        "iat": now,
-        "exp": now + 300,
-        "scope": "read:items",
-        "roles": ["editor"],
-        "email_verified": True,
-    }
-    return jwt.encode({"alg": "RS256", "kid": KID}, claims, key)
+    return mint(
+        key,
+        kid=KID,
+        iss=iss,
+        aud=audience,
+        sub=f"user-of-{iss}",
+        scope="read:items",
+        roles=["editor"],
+        email_verified=True,
+    )
 
 
 def make_app(middleware_issuer: Issuer, route_issuer: Issuer, *, optional: bool) -> FastAPI:
     """Routes under /b with their own `JWKSAuth`, routes under /a relying on the middleware."""
     app = FastAPI(exception_handlers={AuthHTTPException: refusal_handler})
-    app.add_middleware(JWKSMiddleware, issuers=[middleware_issuer], optional=optional)
-    b = JWKSAuth(issuers=[route_issuer])
+    app.add_middleware(JWKSMiddleware, clock=clock, issuers=[middleware_issuer], optional=optional)
+    b = JWKSAuth(clock=clock, issuers=[route_issuer])
 
     @app.get("/b/claims")
     async def b_claims(claims: Annotated[Claims, Depends(b.claims)], request: Request) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tokens import (
+from support import (
     AUDIENCE,
     ISSUER,
     NOW,
