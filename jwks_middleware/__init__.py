@@ -13,6 +13,7 @@ from ._claims import Claims
 from ._decorators import (
     requires_any_role,
     requires_any_scope,
+    requires_check,
     requires_claim,
     requires_roles,
     requires_scopes,
@@ -45,7 +46,7 @@ from ._errors import (
     UseDPoPNonceError,
 )
 from ._events import AuthEvent, EventHook
-from ._introspection import Introspection
+from ._introspection_config import Introspection
 from ._issuer import Issuer
 from ._keys.issuer_keys import IssuerState
 from ._keys.store import IssuerResolver, KeyStore
@@ -99,6 +100,7 @@ __all__ = [
     "__version__",
     "requires_any_role",
     "requires_any_scope",
+    "requires_check",
     "requires_claim",
     "requires_roles",
     "requires_scopes",

@@ -8,11 +8,14 @@ could ask its issuer for.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Final
 
 from ._claims import Claims
 from ._errors import AuthError, InsufficientScopeError
+from ._events import logger
+from ._hooks import ClaimsRule, ask, check_verdict
 
 __all__ = [
     "ClaimName",
@@ -22,17 +25,21 @@ __all__ = [
     "any_role",
     "any_scope",
     "claim_value",
+    "claims_rule",
     "missing_scopes",
     "names",
+    "refusal_of",
 ]
 
-#: A check run on verified claims: the refusal, or None to let the request through.
-ClaimsCheck = Callable[[Claims], AuthError | None]
+#: A check run on verified claims: the refusal, or None to let the request through (or an
+#: awaitable of either, for the app's own async rules).
+ClaimsCheck = Callable[[Claims], "AuthError | Awaitable[AuthError | None] | None"]
 #: A claim name, or a path of names into nested objects.
 ClaimName = str | tuple[str, ...]
 
 _LACKS_ROLE: Final = "The access token lacks a required role"
 _LACKS_CLAIM: Final = "The access token lacks a required claim value"
+_FAILS_RULE: Final = "The access token does not meet a requirement of this resource"
 
 
 def names(values: tuple[str, ...], function: str, what: str) -> list[str]:
@@ -105,6 +112,30 @@ def claim_value(name: ClaimName, accepted: tuple[object, ...]) -> ClaimsCheck:
         )
 
     return check
+
+
+def claims_rule(rule: ClaimsRule) -> ClaimsCheck:
+    """The app's own rule (`True` accepts; `False` or a reason refuses), sync or async. The
+    refusal says only that a requirement was not met; the reason goes to the log."""
+    if not callable(rule):
+        raise TypeError("a claims check is a callable taking the Claims")
+
+    async def check(claims: Claims) -> AuthError | None:
+        reason = check_verdict(await ask(rule, claims, "claims check"), rule)
+        if reason is None:
+            return None
+        logger.info("claims check refused a request: %s", reason)
+        return _lacking([], "requirement", _FAILS_RULE)
+
+    return check
+
+
+async def refusal_of(check: ClaimsCheck, claims: Claims) -> AuthError | None:
+    """`check`'s refusal of `claims`, awaited when the check is async."""
+    refusal = check(claims)
+    if inspect.isawaitable(refusal):
+        refusal = await refusal
+    return refusal
 
 
 def _lacking(missing: Iterable[str], what: str, description: str) -> InsufficientScopeError:

@@ -82,3 +82,7 @@ INACTIVE_TOKEN_TTL = 10.0
 INACTIVE_TOKEN_CACHE_SIZE = 1024
 #: Lifetime of a `private_key_jwt` client assertion (RFC 7523 section 3), in seconds.
 CLIENT_ASSERTION_LIFETIME = 60
+#: How long the revocation hook's answer for a token is reused, in seconds (and the longest
+#: one may configure): the longest a revoked token can still be accepted.
+DEFAULT_REVOCATION_CACHE_TTL = 30.0
+MAX_REVOCATION_CACHE_TTL = 3600.0

@@ -25,14 +25,24 @@ from ._authorization import (
     any_role,
     any_scope,
     claim_value,
+    claims_rule,
     names,
+    refusal_of,
 )
 from ._claims import Claims
 from ._errors import AuthError, MissingTokenError
+from ._hooks import ClaimsRule
 from ._request import CHALLENGES_SCOPE_KEY, REFUSAL_SCOPE_KEY
 from ._responses import BEARER_ONLY, RefusalResponse, send_refusal
 
-__all__ = ["requires_any_role", "requires_any_scope", "requires_claim", "requires_roles", "requires_scopes"]
+__all__ = [
+    "requires_any_role",
+    "requires_any_scope",
+    "requires_check",
+    "requires_claim",
+    "requires_roles",
+    "requires_scopes",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,6 +79,14 @@ def requires_claim(name: ClaimName, *accepted_values: object) -> Callable[[F], F
     return _requirement(claim_value(name, accepted_values))
 
 
+def requires_check(check: ClaimsRule) -> Callable[[F], F]:
+    """Require the app's own rule on the claims: `check(claims)` (sync or async) answers
+    `True` to accept, `False` or a reason to refuse. A refusal is 403 `insufficient_scope`
+    saying only that a requirement was not met (the reason is logged); a check that raises
+    is 503, never 500."""
+    return _requirement(claims_rule(check))
+
+
 def _requirement(check: ClaimsCheck) -> Callable[[F], F]:
     """A decorator refusing the endpoint's connection when `check` refuses its claims."""
 
@@ -80,7 +98,7 @@ def _requirement(check: ClaimsCheck) -> Callable[[F], F]:
             @functools.wraps(endpoint)
             async def websocket_endpoint(*args: Any, **kwargs: Any) -> Any:
                 websocket = _argument(args, kwargs, kind, position)
-                error = _refusal(websocket, check)
+                error = await _refusal(websocket, check)
                 if error is not None:
                     assert isinstance(websocket, WebSocket)  # noqa: S101 - checked by _connection_parameter
                     challenges = websocket.scope.get(CHALLENGES_SCOPE_KEY, BEARER_ONLY)
@@ -93,7 +111,7 @@ def _requirement(check: ClaimsCheck) -> Callable[[F], F]:
         @functools.wraps(endpoint)
         async def http_endpoint(*args: Any, **kwargs: Any) -> Any:
             request = _argument(args, kwargs, kind, position)
-            error = _refusal(request, check)
+            error = await _refusal(request, check)
             if error is not None:
                 return RefusalResponse(error, request.scope.get(CHALLENGES_SCOPE_KEY, BEARER_ONLY))
             if inspect.iscoroutinefunction(endpoint):
@@ -105,13 +123,16 @@ def _requirement(check: ClaimsCheck) -> Callable[[F], F]:
     return decorator
 
 
-def _refusal(connection: HTTPConnection, check: ClaimsCheck) -> AuthError | None:
+async def _refusal(connection: HTTPConnection, check: ClaimsCheck) -> AuthError | None:
     claims = connection.scope.get("state", {}).get("claims")
     if not isinstance(claims, Claims):
         # A token the middleware left to the routes is refused as the middleware would have.
         refusal: AuthError | None = connection.scope.get(REFUSAL_SCOPE_KEY)
         return refusal or MissingTokenError()
-    return check(claims)
+    try:
+        return await refusal_of(check, claims)
+    except AuthError as error:  # a failing check: 503
+        return error
 
 
 def _connection_parameter(endpoint: Callable[..., Any]) -> tuple[str, int]:

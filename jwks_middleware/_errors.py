@@ -17,10 +17,18 @@ The tree::
     |   +-- InvalidAudienceError
     |   +-- InvalidClaimError           a required claim missing or with a wrong value
     |   +-- KeyBoundTokenError          bound to a key (`cnf`), sent without a proof of possession
+    |   +-- DPoPBindingError            `cnf.jkt` missing or not the DPoP proof's key
+    |   +-- CertificateBindingError     `cnf.x5t#S256` not the client certificate
+    |   +-- UnboundTokenError           not bound, where the issuer requires bound tokens
+    |   +-- RevokedTokenError           revoked (hook) or no longer active (introspection)
+    |   +-- ClaimsCheckError            refused by the issuer's claims check
     |   +-- StaleKeysError              the issuer's keys are older than max_stale
+    +-- InvalidDPoPProofError       401 invalid_dpop_proof (ReplayedDPoPProofError: a replay)
+    +-- UseDPoPNonceError           401 use_dpop_nonce, with a DPoP-Nonce header
     +-- InsufficientScopeError      403 insufficient_scope
     +-- KeysUnavailableError        503, the issuer's keys were never loaded
-    +-- AuthUnavailableError        503, the app's authentication is misconfigured
+    +-- ReplayStoreUnavailableError 503, the DPoP replay store cannot be asked
+    +-- AuthUnavailableError        503, misconfigured, or a check could not be made
 
 `description` is safe to send to the client: fixed text in RFC 6750's character set,
 never anything the client sent. `detail` says exactly why, for logs and the command line;
@@ -223,6 +231,21 @@ class UnboundTokenError(InvalidTokenError):
 
     description = "The access token must be bound to the client's key"
     reason = "not_bound"
+
+
+class RevokedTokenError(InvalidTokenError):
+    """The issuer's revocation hook (`Issuer(is_revoked=...)`) says the token was revoked,
+    or its introspection endpoint says it is no longer active (RFC 7662 section 2.2)."""
+
+    description = "The access token was revoked"
+    reason = "revoked"
+
+
+class ClaimsCheckError(InvalidTokenError):
+    """The issuer's claims check (`Issuer(claims_check=...)`) refused the token; its reason is
+    logged, never sent to the client."""
+
+    reason = "claims_check"
 
 
 class ReplayStoreUnavailableError(AuthError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any, Final, Literal, get_args
 from urllib.parse import urlsplit
@@ -18,13 +17,18 @@ from ._config import (
     DEFAULT_MAX_REFRESH_INTERVAL,
     DEFAULT_MAX_STALE,
     DEFAULT_REFRESH_COOLDOWN,
+    DEFAULT_REVOCATION_CACHE_TTL,
     DEFAULT_TIMEOUT,
     MAX_LEEWAY,
+    MAX_REVOCATION_CACHE_TTL,
     MIN_REFRESH_INTERVAL,
 )
+from ._hooks import ClaimsRule, RevocationHook
+from ._introspection_config import Introspection
 from ._jwk import VerificationKey, import_key_set, import_pem, import_secret
+from ._urls import check_fetch_url
 
-__all__ = ["DEFAULT_TOKEN_TYPES", "FetchHeaders", "Issuer", "check_fetch_url"]
+__all__ = ["DEFAULT_TOKEN_TYPES", "Binding", "ClaimPath", "FetchHeaders", "Issuer"]
 
 #: `typ` header values accepted by default (compared case-insensitively, RFC 7515 section 4.1.9);
 #: a token without `typ` is accepted too unless the RFC 9068 profile is on.
@@ -32,7 +36,6 @@ DEFAULT_TOKEN_TYPES: Final = frozenset({"jwt", "at+jwt", "application/at+jwt"})
 _ACCESS_TOKEN_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
 #: Claims RFC 9068 section 2.2 requires in a JWT access token.
 _ACCESS_TOKEN_CLAIMS: Final = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
-_LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 ClaimPath = str | tuple[str, ...]
 #: Whether an issuer's tokens bound to a key (DPoP, a client certificate) are refused (they are
@@ -64,6 +67,13 @@ class Issuer:
     `certificate_bound` (RFC 8705, `cnf.x5t#S256` and the TLS client certificate) are each
     ``"refused"`` (default: such tokens are refused), ``"accepted"`` (with their proof, next
     to bearer tokens) or ``"required"`` (every token of this issuer must be bound).
+
+    Beyond the signature: `introspection` asks the issuer about tokens that are not JWTs (and,
+    with `all_tokens`, about its JWTs too: RFC 7662); `claims_check` is the app's own rule on
+    the claims (`True` accepts, `False` or a reason refuses: 401); `is_revoked` says whether a
+    token was revoked (a `jti` denylist, a logout). A token's verdict, hooks included, is reused
+    for at most `revocation_cache_ttl` seconds when `is_revoked` is set (and at most the
+    introspection's `cache_ttl` with `all_tokens`); without them, until the token expires.
     """
 
     def __init__(
@@ -97,6 +107,10 @@ class Issuer:
         allow_http: bool = False,
         dpop: Binding = "refused",
         certificate_bound: Binding = "refused",
+        introspection: Introspection | None = None,
+        claims_check: ClaimsRule | None = None,
+        is_revoked: RevocationHook | None = None,
+        revocation_cache_ttl: float = DEFAULT_REVOCATION_CACHE_TTL,
     ) -> None:
         if not isinstance(issuer, str) or not issuer:
             raise ValueError("issuer must be a non-empty string: the exact `iss` value of its tokens")
@@ -176,6 +190,21 @@ class Issuer:
             raise ValueError("a token cannot be required to be both DPoP-bound and certificate-bound")
         self.dpop: Binding = dpop
         self.certificate_bound: Binding = certificate_bound
+        if introspection is not None and not isinstance(introspection, Introspection):
+            raise TypeError("introspection must be an Introspection")
+        if introspection is not None and introspection.endpoint is not None:
+            check_fetch_url(introspection.endpoint, allow_http=allow_http)
+        self.introspection = introspection
+        for name, hook in (("claims_check", claims_check), ("is_revoked", is_revoked)):
+            if hook is not None and not callable(hook):
+                raise TypeError(f"{name} must be a callable taking the Claims")
+        if not 0 < revocation_cache_ttl <= MAX_REVOCATION_CACHE_TTL:
+            raise ValueError(
+                f"revocation_cache_ttl must be more than 0 and at most {MAX_REVOCATION_CACHE_TTL:g} seconds"
+            )
+        self.claims_check = claims_check
+        self.is_revoked = is_revoked
+        self.revocation_cache_ttl = float(revocation_cache_ttl)
 
     @property
     def fetches_keys(self) -> bool:
@@ -204,40 +233,6 @@ class Issuer:
         )
         audience = sorted(self.audiences) if self.verify_audience else "not checked"
         return f"Issuer({self.issuer!r}, audience={audience!r}, keys={source!r})"
-
-
-def check_fetch_url(url: str, *, allow_http: bool = False) -> None:
-    """Refuse URLs keys may not be fetched from: only https, or http on a loopback host (or on
-    any host when the issuer opted in with `allow_http=True`)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError:
-        raise ValueError(f"invalid URL: {url!r}") from None
-    if parts.scheme == "https" and host:
-        return
-    if parts.scheme == "http" and host and (allow_http or _is_loopback(host)):
-        return
-    # RFC 8414 section 2: the jwks_uri MUST use https (so must the issuer, OpenID Connect
-    # Discovery 1.0 section 4): keys decide trust. Plain http only where nobody else is on the
-    # path (loopback), or by the operator's explicit choice for a private network.
-    opt_in = (
-        "; on a private network (e.g. http://keycloak:8080), opt in with Issuer(..., allow_http=True)"
-        if parts.scheme == "http" and host
-        else ""
-    )
-    raise ValueError(
-        f"keys are only fetched over https (or http on a loopback host), not from {url!r}{opt_in}"
-    )
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _sources(

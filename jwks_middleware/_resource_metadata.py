@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._algorithms import ASYMMETRIC_ALGORITHMS
-from ._issuer import _is_loopback
 from ._resource_audience import resource_audiences
+from ._urls import is_loopback
 
 __all__ = [
     "DEFAULT_METADATA_MAX_AGE",
@@ -288,7 +288,7 @@ def _check_url(url: object, what: str, *, allow_query: bool = False) -> None:
     except ValueError:
         raise ValueError(f"the {what} has an invalid port: {url!r}") from None
     scheme, host = parts.scheme, parts.hostname or ""
-    if not (scheme == "https" and host) and not (scheme == "http" and _is_loopback(host)):
+    if not (scheme == "https" and host) and not (scheme == "http" and is_loopback(host)):
         raise ValueError(f"the {what} must be an https URL (http only on a loopback host), not {url!r}")
     if "@" in parts.netloc or "#" in url or ("?" in url and not allow_query):
         forbidden = "user info or fragment" if allow_query else "user info, query or fragment"

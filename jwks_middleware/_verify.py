@@ -8,6 +8,8 @@ the key (which may refresh the issuer's keys) and the signature, computed by jos
 
 from __future__ import annotations
 
+import hashlib
+import math
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -15,114 +17,29 @@ from typing import TYPE_CHECKING
 
 from ._algorithms import algorithm_model
 from ._claims import Claims
-from ._errors import AuthError, InvalidSignatureError, UntrustedIssuerError
+from ._errors import (
+    AuthError,
+    InvalidSignatureError,
+    InvalidTokenError,
+    MalformedTokenError,
+    RevokedTokenError,
+    UntrustedIssuerError,
+)
 from ._events import Events
+from ._hooks import run_issuer_hooks
+from ._introspectors import Introspectors
 from ._issuer import Issuer
 from ._jwk import VerificationKey
 from ._jws import parse_token
-from ._keys.issuer_keys import IssuerKeys
 from ._keys.store import IssuerResolver, KeyStore
 from ._options import VerifierOptions, VerifierSettings
 from ._policy import check_bearer, check_claims, check_header_policy
+from ._token_cache import NO_KEYS, TokenCache, Verified
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["TokenCache", "TokenVerifier", "own_or_given_verifier"]
-
-# Characters at the end of a token that key the cache (see `TokenCache`).
-_KEY_CHARS = 32
-
-
-class _Verified:
-    """A verified token, its claims, and what bounds the verdict."""
-
-    __slots__ = ("claims", "key", "keys", "token", "valid_from", "valid_until")
-
-    def __init__(
-        self,
-        token: str,
-        claims: Claims,
-        keys: IssuerKeys,
-        key: VerificationKey,
-        valid_from: float,
-        valid_until: float,
-    ) -> None:
-        self.token = token
-        self.claims = claims
-        self.keys = keys
-        self.key = key
-        self.valid_from = valid_from
-        self.valid_until = valid_until
-
-
-class TokenCache:
-    """Verified tokens, so that a repeated token costs a dictionary lookup and a time check.
-
-    Guarantees: at most `size` tokens (two generations of at most `size // 2`); an entry is
-    served only from the token's `nbf` until before its `exp` (leeway included) and while the
-    keys of its issuer are usable, and is dropped when the key that verified it leaves the JWKS.
-
-    Why not cachetools' `TLRUCache` (the first design): every lookup and insert there goes
-    through a timer context, an expiry heap and an LRU linked list, about 3 us a request,
-    more than the rest of the cached path. Here a lookup is one or two `dict.get` calls:
-
-    - Generations: new entries go to `young`; when it is full it becomes `old` and the previous
-      `old` is dropped whole (O(1), no per-entry bookkeeping). A hit in `old` copies the entry
-      into `young`, so tokens in use survive; roughly LRU.
-    - Key: the last 32 characters of the token (the end of its signature), a cheap string to
-      hash instead of the whole ~1 KiB token; the entry keeps the whole token and a hit
-      requires it to be equal, so a forged token sharing a signature's end is a miss and is
-      verified in full. Only verified tokens are stored, and distinct valid signatures do not
-      share 192 bits, so one token cannot push out another.
-    - Lifetime: the validity is checked on every hit; an entry found past its `exp` is
-      dropped, the others go with their generation at the latest.
-    """
-
-    __slots__ = ("_clock", "_generation_size", "_old", "_young")
-
-    def __init__(self, size: int, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
-        self._generation_size = max(1, size // 2)
-        self._young: dict[str, _Verified] = {}
-        self._old: dict[str, _Verified] = {}
-
-    def get(self, token: str) -> Claims | None:
-        """The claims of `token` if it is cached and still valid now, else None."""
-        key = token[-_KEY_CHARS:]
-        entry = self._young.get(key)
-        if entry is None:
-            entry = self._old.get(key)
-            if entry is None or entry.token != token:
-                return None
-            self._insert(key, entry)  # in use: keep it through the next generation change
-        elif entry.token != token:
-            return None
-        now = self._clock()
-        # RFC 7519 section 4.1.4: valid strictly before `exp` (plus leeway), as on first sight.
-        if entry.valid_from <= now < entry.valid_until and now <= entry.keys.usable_until:
-            return entry.claims
-        if now >= entry.valid_until:  # expired for good
-            self._young.pop(key, None)
-            self._old.pop(key, None)
-        return None
-
-    def put(self, entry: _Verified) -> None:
-        """Remember a verified token."""
-        self._insert(entry.token[-_KEY_CHARS:], entry)
-
-    def _insert(self, key: str, entry: _Verified) -> None:
-        young = self._young
-        if len(young) >= self._generation_size:
-            self._old = young
-            young = self._young = {}
-        young[key] = entry
-
-    def forget(self, removed: frozenset[VerificationKey]) -> None:
-        """Drop every token verified by one of these keys."""
-        for generation in (self._young, self._old):
-            for key in [key for key, entry in generation.items() if entry.key in removed]:
-                del generation[key]
+__all__ = ["TokenVerifier", "own_or_given_verifier"]
 
 
 def _not_cached(token: str) -> None:
@@ -169,6 +86,13 @@ class TokenVerifier:
         self.cached: Callable[[str], Claims | None] = (
             self._cache.get if self._cache is not None else _not_cached
         )
+        self._introspectors = Introspectors(
+            self.key_store.listed,
+            http_client=settings.http_client,
+            clock=clock,
+            events=self.events,
+            size=settings.max_resolved_issuers + len(self.key_store.listed),
+        )
 
     async def verify(self, token: str) -> Claims:
         """The claims of a valid token; raise an `AuthError` subclass saying why not."""
@@ -194,7 +118,13 @@ class TokenVerifier:
         started = time.perf_counter()
         now = self._clock()
         issuer_name: str | None = None  # known once `iss` is found trusted
+        opaque_issuer = self._introspectors.opaque_issuer
         try:
+            if opaque_issuer is not None and token.count(".") != 2:  # not a compact JWS
+                issuer_name = opaque_issuer.issuer
+                result = await self._verify_opaque(token, opaque_issuer, now, bound=bound)
+                self.events.verified(issuer_name, time.perf_counter() - started)
+                return result
             unverified = parse_token(token, max_bytes=self._max_token_bytes)
             header, claims = unverified.header, unverified.claims
             iss = claims.get("iss")
@@ -217,11 +147,11 @@ class TokenVerifier:
                 raise InvalidSignatureError("signature does not match the key")
             # The parsed payload is ours alone: adopted, not copied.
             result = Claims._adopt(claims, issuer.scope_claims, issuer.role_claims)
+            valid_until = await self._beyond_signature(issuer, token, result, now, exp + issuer.leeway)
             cache = self._bound_cache if bound else self._cache
             if cache is not None:
-                leeway = issuer.leeway
-                valid_from = nbf - leeway if nbf is not None else float("-inf")
-                cache.put(_Verified(token, result, keys, key, valid_from, exp + leeway))
+                valid_from = nbf - issuer.leeway if nbf is not None else -math.inf
+                cache.put(Verified(token, result, keys, key, valid_from, valid_until))
             self.events.verified(issuer_name, time.perf_counter() - started)
             return result
         except AuthError as error:
@@ -233,6 +163,47 @@ class TokenVerifier:
                 duration=time.perf_counter() - started,
             )
             raise
+
+    async def _verify_opaque(self, token: str, issuer: Issuer, now: float, *, bound: bool) -> Claims:
+        """The claims of a token that is not a JWT, from its issuer's introspection answer,
+        checked by the same rules as a JWT's claims; answers are cached by the token's hash."""
+        cache = self._bound_cache if bound else self._cache
+        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+        claims = cache.get(digest) if cache is not None else None
+        if claims is not None:
+            return claims
+        if len(token) > self._max_token_bytes:
+            raise MalformedTokenError(f"token of {len(token)} bytes is larger than {self._max_token_bytes}")
+        answer = await self._introspectors.of(issuer).introspect(token)
+        exp, nbf = check_claims(answer, issuer, now)
+        if not bound:
+            check_bearer(answer, issuer)
+        result = Claims._adopt(answer, issuer.scope_claims, issuer.role_claims)
+        valid_until = await self._beyond_signature(issuer, None, result, now, exp + issuer.leeway)
+        if cache is not None:
+            valid_from = nbf - issuer.leeway if nbf is not None else -math.inf
+            cache.put(Verified(digest, result, NO_KEYS, None, valid_from, valid_until))
+        return result
+
+    async def _beyond_signature(
+        self, issuer: Issuer, token: str | None, claims: Claims, now: float, valid_until: float
+    ) -> float:
+        """Ask the issuer whether its JWT is still active (`all_tokens`), then run its hooks;
+        give how long the verdict may be reused."""
+        introspection = issuer.introspection
+        if token is not None and introspection is not None and introspection.all_tokens:
+            try:
+                await self._introspectors.of(issuer).introspect(token)
+            except InvalidTokenError:  # RFC 7662 section 2.2: revoked, or otherwise ended
+                raise RevokedTokenError("the issuer says the token is no longer active") from None
+            valid_until = min(valid_until, now + introspection.cache_ttl)
+        elif token is None and introspection is not None:
+            valid_until = min(valid_until, now + introspection.cache_ttl)
+        if issuer.claims_check is not None or issuer.is_revoked is not None:
+            await run_issuer_hooks(issuer, claims)
+            if issuer.is_revoked is not None:
+                valid_until = min(valid_until, now + issuer.revocation_cache_ttl)
+        return valid_until
 
     def issuer_of(self, claims: Claims) -> Issuer:
         """The trusted `Issuer` of claims this verifier made."""

@@ -17,8 +17,9 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from .._config import DEFAULT_KEYS_MAX_AGE, DEFAULT_TIMEOUT, MAX_KEYS_MAX_AGE, MIN_KEYS_MAX_AGE
-from .._issuer import Issuer, check_fetch_url
+from .._issuer import Issuer
 from .._jws import loads_strict
+from .._urls import check_fetch_url
 
 if TYPE_CHECKING:
     import httpx2

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from fastapi import Security
+from fastapi import FastAPI, Security
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 from starlette.applications import Starlette
@@ -27,14 +27,17 @@ from .._authorization import (
     any_role,
     any_scope,
     claim_value,
+    claims_rule,
     missing_scopes,
     names,
+    refusal_of,
 )
 from .._claims import Claims
 from .._dpop_policy import DPoPPolicy
 from .._errors import AuthError, AuthUnavailableError, InsufficientScopeError, MissingTokenError
 from .._events import logger
 from .._extract import TokenSources
+from .._hooks import ClaimsRule
 from .._issuer import Issuer
 from .._keys.store import IssuerResolver
 from .._mtls import CertificateSource
@@ -54,7 +57,7 @@ from .._resource_metadata import ResourceMetadata
 from .._responses import BEARER_ONLY, Challenges
 from .._sender import SenderConstraints
 from .._verify import TokenVerifier, own_or_given_verifier
-from ._openapi import bearer_scheme
+from ._openapi import bearer_scheme, describe_requirements
 from ._refusals import AuthHTTPException, refusal_handler
 
 if TYPE_CHECKING:
@@ -82,12 +85,21 @@ class ClaimsDependency(SecurityBase):
     above it (`SecurityScopes`), then its own `check`. Made by `JWKSAuth`; `current_claims`
     and `optional_claims` are two of them."""
 
-    def __init__(self, auth: "JWKSAuth", *, optional: bool = False, check: ClaimsCheck | None = None) -> None:
+    def __init__(
+        self,
+        auth: "JWKSAuth",
+        *,
+        optional: bool = False,
+        check: ClaimsCheck | None = None,
+        description: str | None = None,
+    ) -> None:
         self.model = auth.scheme.model
         self.scheme_name = auth.scheme.scheme_name
         self.auth = auth
         self.optional = optional
         self.check = check
+        #: What `check` requires, in words, for the OpenAPI operation's description.
+        self.requirement = description
 
     async def __call__(self, connection: HTTPConnection, security_scopes: SecurityScopes) -> Claims | None:
         auth = self.auth
@@ -101,7 +113,7 @@ class ClaimsDependency(SecurityBase):
             missing = missing_scopes(claims, required)
             if missing:
                 raise InsufficientScopeError(required, missing)
-            error = self.check(claims) if self.check is not None else None
+            error = await refusal_of(self.check, claims) if self.check is not None else None
             if error is not None:
                 raise error
         except AuthError as error:
@@ -208,8 +220,14 @@ class JWKSAuth:
         them (type included; a list claim must contain one of them)."""
         return self._guard(claim_value(name, accepted_values))
 
-    def _guard(self, check: ClaimsCheck) -> Any:
-        return Security(ClaimsDependency(self, check=check))
+    def require_check(self, check: ClaimsRule, *, description: str | None = None) -> Any:
+        """Guard: the app's own rule, `check(claims)` (sync or async), answering `True` to
+        accept, `False` or a reason to refuse (403, the reason only logged; a check that
+        raises: 503). `description` says what it requires in the OpenAPI operation."""
+        return self._guard(claims_rule(check), description=description)
+
+    def _guard(self, check: ClaimsCheck, *, description: str | None = None) -> Any:
+        return Security(ClaimsDependency(self, check=check, description=description))
 
     # -- wiring ------------------------------------------------------------------------------
 
@@ -246,6 +264,8 @@ class JWKSAuth:
                 yield state
 
         app.router.lifespan_context = lifespan  # type: ignore[assignment]  # state passes through
+        if isinstance(app, FastAPI):
+            describe_requirements(app)
 
     def ready(self) -> bool:
         """True when every configured issuer has usable keys (always true without a verifier)."""

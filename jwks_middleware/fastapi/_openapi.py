@@ -1,13 +1,17 @@
 """What the FastAPI adapters show in the OpenAPI document and Swagger UI: the security scheme
-of a `JWKSAuth` (HTTP bearer by default) and Swagger UI's OAuth settings. Imported only
+of a `JWKSAuth` (HTTP bearer by default), Swagger UI's OAuth settings, and what described
+guards require, in their operations' descriptions. Imported only
 through `jwks_middleware.fastapi`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.models import SecuritySchemeType
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from fastapi.security.base import SecurityBase
 
@@ -45,3 +49,35 @@ def swagger_ui_oauth(client_id: str, *, scopes: Iterable[str] = ()) -> dict[str,
     if scope_list:
         settings["scopes"] = " ".join(names(scope_list, "swagger_ui_oauth", "scope"))
     return settings
+
+
+def describe_requirements(app: FastAPI) -> None:
+    """Make `app`'s OpenAPI document say, in each operation's description, what its guards
+    with a description require (`JWKSAuth.require_check(..., description=...)`)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        for route in app.routes:
+            if not isinstance(route, APIRoute):
+                continue
+            texts = list(dict.fromkeys(_requirements(route.dependant)))
+            operations = document.get("paths", {}).get(route.path_format, {})
+            for method in route.methods or ():
+                operation = operations.get(method.lower())
+                if texts and operation is not None:
+                    lines = [operation.get("description", ""), "Requires: " + "; ".join(texts)]
+                    operation["description"] = "\n\n".join(line for line in lines if line)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise
+
+
+def _requirements(dependant: Dependant) -> Iterator[str]:
+    for dependency in dependant.dependencies:
+        requirement = getattr(dependency.call, "requirement", None)
+        if isinstance(dependency.call, SecurityBase) and isinstance(requirement, str):
+            yield requirement
+        yield from _requirements(dependency)

@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .._issuer import ClaimPath, FetchHeaders, Issuer, check_fetch_url
+from .._issuer import ClaimPath, FetchHeaders, Issuer
+from .._urls import check_fetch_url
 
 
 class IssuerOptions(TypedDict, total=False):
