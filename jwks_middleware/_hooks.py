@@ -13,14 +13,11 @@ from __future__ import annotations
 import inspect
 import traceback
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TypeAlias
 
 from ._claims import Claims
 from ._errors import AuthUnavailableError, ClaimsCheckError, RevokedTokenError
 from ._events import logger
-
-if TYPE_CHECKING:
-    from ._issuer import Issuer
 
 __all__ = ["ClaimsRule", "RevocationHook", "ask", "check_verdict", "run_issuer_hooks"]
 
@@ -59,15 +56,13 @@ def check_verdict(answer: object, check: Callable[..., object]) -> str | None:
     return f"{_name(check)} answered neither True, False nor a reason"
 
 
-async def run_issuer_hooks(issuer: Issuer, claims: Claims) -> None:
-    """Refuse claims that the issuer's claims check refuses (401, the reason only logged) or
-    whose token its revocation hook says was revoked."""
-    check = issuer.claims_check
+async def run_issuer_hooks(check: ClaimsRule | None, hook: RevocationHook | None, claims: Claims) -> None:
+    """Refuse claims that an issuer's claims `check` refuses (401, the reason only logged) or
+    whose token its revocation `hook` says was revoked."""
     if check is not None:
         reason = check_verdict(await ask(check, claims, "claims check"), check)
         if reason is not None:
             raise ClaimsCheckError(reason)
-    hook = issuer.is_revoked
     if hook is not None:
         revoked = await ask(hook, claims, "revocation hook")
         if revoked is not False:

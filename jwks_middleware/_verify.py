@@ -200,7 +200,7 @@ class TokenVerifier:
         elif token is None and introspection is not None:
             valid_until = min(valid_until, now + introspection.cache_ttl)
         if issuer.claims_check is not None or issuer.is_revoked is not None:
-            await run_issuer_hooks(issuer, claims)
+            await run_issuer_hooks(issuer.claims_check, issuer.is_revoked, claims)
             if issuer.is_revoked is not None:
                 valid_until = min(valid_until, now + issuer.revocation_cache_ttl)
         return valid_until

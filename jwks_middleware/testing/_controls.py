@@ -150,6 +150,9 @@ class EndpointControls:
     def serving(self) -> bool:
         return self._endpoints.serving
 
-    @_documented_by(IssuerEndpoints.asgi_app)
     def asgi_app(self) -> Starlette:
-        return self._endpoints.asgi_app()
+        """The endpoints as a Starlette app, for ``httpx.ASGITransport``; faults and counters apply
+        (a delay is an ``anyio.sleep``)."""
+        from ._asgi import starlette_app  # Starlette only when asked for
+
+        return starlette_app(self._endpoints)

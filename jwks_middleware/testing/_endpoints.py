@@ -16,13 +16,8 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
-
-if TYPE_CHECKING:
-    from starlette.applications import Starlette
-
-    from ._server import LoopbackServer
 
 __all__ = [
     "DEFAULT_CACHE_MAX_AGE",
@@ -84,6 +79,17 @@ def json_answer(status: int, document: Mapping[str, Any], *headers: tuple[str, s
 
 #: Answers a POST to a form endpoint: its body and lower-cased headers.
 FormHandler = Callable[[bytes, Mapping[str, str]], Answer]
+
+
+class LoopbackServer(Protocol):
+    """What the endpoints need of the server that serves them (`_server.LoopbackServer`)."""
+
+    @property
+    def running(self) -> bool: ...
+
+    def start(self, endpoints: IssuerEndpoints) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class Documents(Protocol):
@@ -322,13 +328,6 @@ class IssuerEndpoints:
         if self._server is None:
             raise RuntimeError("this LocalIssuer has no server: use `with LocalIssuer.serve() as issuer:`")
         return self._server
-
-    def asgi_app(self) -> Starlette:
-        """The endpoints as a Starlette app, for ``httpx.ASGITransport``; faults and counters apply
-        (a delay is an ``anyio.sleep``)."""
-        from ._asgi import starlette_app
-
-        return starlette_app(self)
 
 
 def with_length(answer: Answer) -> Iterable[tuple[str, str]]:
