@@ -50,11 +50,11 @@ UNMIRRORED: Final = {
     "_public.py": "public classes under their public path: test_public_api.py",
     "_dpop_policy.py": "the DPoP policy's checks: test_dpop.py (with the proofs it governs)",
     "_client_auth.py": "introspection client authentication: test_introspection.py",
-    "_introspection_cache.py": "the answer cache: test_introspection.py, integration/test_introspection_server.py",
+    "_introspection_cache.py": "the answer cache: test_introspection.py, integration/",
     "_introspection_endpoint.py": "finding the endpoint: test_introspection.py",
     "testing/_asgi.py": "the in-memory issuer app: testing/test_server.py",
     "testing/_controls.py": "the issuer's fault controls: testing/test_server.py",
-    "testing/_endpoints.py": "the served documents and endpoints: testing/test_server.py, testing/test_testing_introspection.py",
+    "testing/_endpoints.py": "the served endpoints: testing/test_server.py, testing/test_testing_introspection.py",
     "testing/_issuer.py": "LocalIssuer: testing/test_testing.py",
     "testing/_signing.py": "the issuer's keys and tokens: testing/test_testing.py",
 }

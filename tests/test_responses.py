@@ -22,8 +22,9 @@ from jwks_middleware import (
     JWKSMiddleware,
     KeysUnavailableError,
     MissingTokenError,
+    UseDPoPNonceError,
 )
-from jwks_middleware._responses import challenge, error_body
+from jwks_middleware._responses import Challenges, challenge, error_body, refusal_header_map, refusal_headers
 
 # RFC 6750 section 3: the characters a challenge's quoted values may hold.
 CHALLENGE_CHARACTERS: Final = re.compile(r"[\x20-\x7e]*")
@@ -230,3 +231,47 @@ async def test_websocket_client_gone_before_connect_gets_nothing() -> None:
     middleware = JWKSMiddleware(never_called, issuers=[issuer()], clock=clock)  # type: ignore[arg-type]
     sent = await RawASGI([{"type": "websocket.disconnect", "code": 1001}]).call(middleware, websocket_scope())
     assert sent == []
+
+
+# -- several schemes (RFC 9449 section 7.1) and the metadata URL (RFC 9728 section 5.1) --------
+
+BOTH: Final = Challenges(
+    realm="api",
+    dpop_algorithms=("ES256", "PS256"),
+    resource_metadata="https://api.test/.well-known/oauth-protected-resource",
+)
+
+
+def test_without_credentials_both_schemes_are_offered_without_an_error() -> None:
+    assert BOTH.values(MissingTokenError()) == [
+        f'Bearer realm="api", resource_metadata="{METADATA}"',
+        f'DPoP realm="api", resource_metadata="{METADATA}", algs="ES256 PS256"',
+    ]
+
+
+def test_the_error_goes_into_the_challenge_of_the_scheme_used_which_comes_first() -> None:
+    expired = ExpiredTokenError("expired")
+    bearer_values = BOTH.values(expired)
+    assert bearer_values[0].startswith('Bearer realm="api", error="invalid_token"')
+    assert "error=" not in bearer_values[1]
+    dpop_values = BOTH.for_scheme("dpop").values(expired)
+    assert dpop_values[0].startswith('DPoP realm="api", error="invalid_token"')
+    assert dpop_values[1].startswith("Bearer")
+    assert "error=" not in dpop_values[1]
+
+
+def test_a_proof_error_goes_to_the_dpop_challenge_and_a_nonce_is_sent() -> None:
+    error = UseDPoPNonceError("no nonce", nonce="n-1")
+    headers = refusal_headers(error, BOTH)
+    challenges = [value.decode() for name, value in headers if name == b"www-authenticate"]
+    assert challenges[0].startswith('DPoP realm="api", error="use_dpop_nonce"')
+    assert (b"dpop-nonce", b"n-1") in headers
+
+
+def test_dpop_only_offers_no_bearer_challenge_and_a_mapping_joins_challenges() -> None:
+    dpop_only = Challenges(bearer=False, dpop_algorithms=("ES256",))
+    assert dpop_only.values(ExpiredTokenError()) == [
+        'DPoP error="invalid_token", error_description="The access token expired", algs="ES256"'
+    ]
+    joined = refusal_header_map(MissingTokenError(), Challenges(dpop_algorithms=("ES256",)))
+    assert joined["www-authenticate"] == 'Bearer, DPoP algs="ES256"'
