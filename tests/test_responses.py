@@ -235,11 +235,8 @@ async def test_websocket_client_gone_before_connect_gets_nothing() -> None:
 
 # -- several schemes (RFC 9449 section 7.1) and the metadata URL (RFC 9728 section 5.1) --------
 
-BOTH: Final = Challenges(
-    realm="api",
-    dpop_algorithms=("ES256", "PS256"),
-    resource_metadata="https://api.test/.well-known/oauth-protected-resource",
-)
+METADATA: Final = "https://api.test/.well-known/oauth-protected-resource"
+BOTH: Final = Challenges(realm="api", dpop_algorithms=("ES256", "PS256"), resource_metadata=METADATA)
 
 
 def test_without_credentials_both_schemes_are_offered_without_an_error() -> None:
