@@ -54,7 +54,7 @@ UNMIRRORED: Final = {
     "_introspection_endpoint.py": "finding the endpoint: test_introspection.py",
     "testing/_asgi.py": "the in-memory issuer app: testing/test_server.py",
     "testing/_controls.py": "the issuer's fault controls: testing/test_server.py",
-    "testing/_endpoints.py": "served endpoints: testing/test_server.py, testing/test_testing_introspection.py",
+    "testing/_endpoints.py": "endpoints: testing/test_server.py, testing/test_testing_introspection.py",
     "testing/_issuer.py": "LocalIssuer: testing/test_testing.py",
     "testing/_signing.py": "the issuer's keys and tokens: testing/test_testing.py",
 }
