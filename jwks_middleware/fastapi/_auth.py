@@ -290,16 +290,26 @@ class JWKSAuth:
         claims = claims_verified_by(scope, verifier)
         if claims is not None:
             return claims
+        # A repeated token costs a header scan and a cache lookup, as in the middleware.
+        candidate = auth.sources.header_token(scope)
+        claims = verifier.cached(candidate) if candidate is not None else None
+        if claims is not None:
+            set_request_claims(scope, claims, verifier)
+            return claims
+        return await auth._verify_request(scope, verifier)
+
+    async def _verify_request(self, scope: Scope, verifier: TokenVerifier) -> Claims | None:
+        """Verify the request's token the full way, once per request for this `JWKSAuth`."""
         verified: dict[JWKSAuth, Claims | None] = scope.setdefault(_VERIFIED_SCOPE_KEY, {})
-        if auth in verified:
-            return verified[auth]
-        credentials = auth.sources.credentials(scope)
+        if self in verified:
+            return verified[self]
+        credentials = self.sources.credentials(scope)
         if credentials is not None:
-            scope.setdefault(_SCHEMES_SCOPE_KEY, {})[auth] = credentials.scheme
+            scope.setdefault(_SCHEMES_SCOPE_KEY, {})[self] = credentials.scheme
         claims = None
         if credentials is not None:
-            claims = await verify_credentials(verifier, auth.constraints, scope, credentials)
-        verified[auth] = claims
+            claims = await verify_credentials(verifier, self.constraints, scope, credentials)
+        verified[self] = claims
         # The route sees its own verifier's verdict, as it would see the middleware's.
         set_request_claims(scope, claims, verifier)
         return claims
