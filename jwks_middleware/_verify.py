@@ -3,7 +3,8 @@
 Order of checks (cheap first, so floods of bad tokens cost no fetch): size and strict
 parsing; header (alg, crit, b64, key references); trusted `iss`; the issuer's algorithm
 and `typ` policy; time, audience and required claims; no key binding (`cnf`); only then
-the key (which may refresh the issuer's keys) and the signature, computed by joserfc.
+the key (which may refresh the issuer's keys) and the signature, checked with the key's
+`cryptography` object as joserfc's algorithm defines it (`_algorithms.signature_check`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
 
-from ._algorithms import algorithm_model
 from ._claims import Claims
 from ._config import DEFAULT_MAX_TOKEN_BYTES, DEFAULT_RESOLVED_ISSUERS, DEFAULT_TOKEN_CACHE_SIZE
 from ._errors import AuthError, InvalidSignatureError, UntrustedIssuerError
@@ -211,7 +211,7 @@ class TokenVerifier:
             alg = header["alg"]
             key = await keys.find_key(header.get("kid"), alg)
             try:
-                valid = algorithm_model(alg).verify(unverified.signing_input, unverified.signature, key.key)
+                valid = key.verify(alg, unverified.signing_input, unverified.signature)
             except (ValueError, TypeError):
                 valid = False
             if not valid:
