@@ -10,24 +10,30 @@ careful user would write them with each library's documented API:
   `jwt.decode` and a `JWTClaimsRegistry` on every request (no refresh: "naive");
 - `fastapi_pyjwt`: FastAPI's `HTTPBearer` plus an `async def` PyJWT dependency (as in
   FastAPI's security tutorial; `async` keeps it off the thread pool, in its favour).
+
+References, not contenders: `HandWrittenMiddleware` (the same checks written by hand for one
+issuer and key, on `cryptography` directly) and `SignatureOnlyMiddleware` (nothing but the raw
+signature check, inside a request) show what Python and the signature cost a request here.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the `Annotated[..., Depends(x)]`
 # of routes defined inside functions, whose `x` are local names a string annotation cannot reach.
+import binascii
 import json
+import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Final
 
 import jwt as pyjwt
 from fastapi import Depends, FastAPI, HTTPException, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from joserfc import jwt as jose_jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -159,6 +165,98 @@ def pyjwt_starlette(jwks_uri: str, issuer: str, audience: str, algorithms: Seque
     return Starlette(routes=[Route("/", hello)], middleware=[middleware])
 
 
+_TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
+
+
+def _b64decode(part: bytes) -> bytes:
+    return binascii.a2b_base64(part.translate(_TO_STANDARD) + b"==")
+
+
+class HandWrittenMiddleware:
+    """Reference: a careful hand-written check for one issuer and one key, `cryptography`
+    directly: split, base64url (`binascii`), `json.loads`, `alg` and `kid`, `iss`, `aud`,
+    `exp`/`nbf`/`iat` with leeway, then the signature. No strict parsing (duplicate members,
+    canonical base64url, size), no cache, no key refresh, no events."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        check: Callable[[bytes, bytes], bool],
+        alg: str,
+        kid: str,
+        issuer: str,
+        audience: str,
+    ) -> None:
+        self.app = app
+        self.check = check
+        self.alg, self.kid, self.issuer, self.audience = alg, kid, issuer, audience
+
+    def _claims(self, authorization: bytes) -> dict[str, Any] | None:
+        head, payload, signature = authorization[7:].split(b".")
+        header = json.loads(_b64decode(head))
+        claims: dict[str, Any] = json.loads(_b64decode(payload))
+        now = time.time()
+        valid = (
+            header.get("alg") == self.alg
+            and header.get("kid") == self.kid
+            and claims.get("iss") == self.issuer
+            and claims.get("aud") == self.audience
+            and now < claims["exp"] + LEEWAY
+            and claims.get("nbf", 0) - LEEWAY <= now
+            and claims.get("iat", 0) - LEEWAY <= now
+            and self.check(head + b"." + payload, _b64decode(signature))
+        )
+        return claims if valid else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            authorization = b""
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    authorization = value
+            try:
+                claims = self._claims(authorization)
+            except (ValueError, KeyError, TypeError):
+                claims = None
+            if claims is None:
+                await _REFUSAL(scope, receive, send)
+                return
+            scope["state"]["claims"] = claims
+        await self.app(scope, receive, send)
+
+
+def hand_written_starlette(
+    check: Callable[[bytes, bytes], bool], alg: str, kid: str, issuer: str, audience: str
+) -> Starlette:
+    middleware = Middleware(
+        HandWrittenMiddleware, check=check, alg=alg, kid=kid, issuer=issuer, audience=audience
+    )
+    return Starlette(routes=[Route("/", hello)], middleware=[middleware])
+
+
+class SignatureOnlyMiddleware:
+    """Reference: the raw `cryptography` signature check of the request's token and nothing
+    else (its signing input and signature decoded before timing, found by the header's bytes):
+    the signature floor as a request sees it, with the CPU caches an app leaves behind."""
+
+    def __init__(self, app: ASGIApp, *, checks: Mapping[bytes, Callable[[], None]]) -> None:
+        self.app = app
+        self.checks = checks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    self.checks[value]()
+        await self.app(scope, receive, send)
+
+
+def signature_only_starlette(checks: Mapping[bytes, Callable[[], None]]) -> Starlette:
+    middleware = Middleware(SignatureOnlyMiddleware, checks=checks)
+    return Starlette(routes=[Route("/", hello)], middleware=[middleware])
+
+
 def fetch_jwks(jwks_uri: str) -> dict[str, Any]:
     """The key set, fetched once (blocking; before serving)."""
     with urllib.request.urlopen(jwks_uri, timeout=5) as response:  # noqa: S310 - loopback http
@@ -218,6 +316,23 @@ def bare_fastapi() -> FastAPI:
 
     @app.get("/")
     async def root() -> dict[str, str]:
+        return BODY
+
+    return app
+
+
+async def trivial_security(connection: HTTPConnection, security_scopes: SecurityScopes) -> str:
+    """A dependency of the same shape as ours (the connection and the route's scopes) that
+    does nothing: what FastAPI itself costs a route for one `Security` dependency."""
+    return "anyone"
+
+
+def fastapi_one_security() -> FastAPI:
+    """Reference: the bare FastAPI route with one trivial `Security` dependency."""
+    app = FastAPI()
+
+    @app.get("/")
+    async def root(user: Annotated[str, Security(trivial_security)]) -> dict[str, str]:
         return BODY
 
     return app

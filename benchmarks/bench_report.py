@@ -17,7 +17,7 @@ DISTRIBUTIONS = (
     "cryptography",
     "PyJWT",
     "uvicorn",
-    "h11",
+    "httptools",
     "httpx",
     "cachetools",
 )

@@ -1,7 +1,8 @@
-"""Over a real server: uvicorn on 127.0.0.1 (one process per contender), and a small asyncio
-load generator (keep-alive connections, pre-built requests) for requests/s and latency.
+"""Over a real server: uvicorn (httptools) on 127.0.0.1, one or two worker processes per
+contender sharing one listening socket (as uvicorn's `--workers`), and a small asyncio load
+generator (keep-alive connections, pre-built requests) for requests/s and latency.
 
-Run as a script, this module is the server process:
+Run as a script, this module is one worker process:
 ``python bench_server.py <contender> <fd> <issuer> <audience> <jwks_uri> <kid>``.
 """
 
@@ -20,7 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-SERVER_CONTENDERS: Final = ("starlette", "ours_cached", "ours_first", "pyjwt")
+#: (contender, worker processes) of every server run.
+SERVER_CASES: Final = (
+    ("starlette", 1),
+    ("ours_cached", 1),
+    ("ours_first", 1),
+    ("pyjwt", 1),
+    ("starlette", 2),
+    ("ours_cached", 2),
+    ("ours_first", 2),
+)
 CONCURRENCY: Final = 8
 HERE: Final = Path(__file__).resolve().parent
 
@@ -47,7 +57,7 @@ def _serve(argv: Sequence[str]) -> None:
         peer.warm(kid)
         app = peer
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", loop="asyncio", http="h11"
+        app, log_level="warning", access_log=False, lifespan="on", loop="asyncio", http="httptools"
     )
     sock = socket.socket(fileno=int(fd))
     uvicorn.Server(config).run(sockets=[sock])
@@ -56,17 +66,20 @@ def _serve(argv: Sequence[str]) -> None:
 @dataclass
 class Server:
     contender: str
+    workers: int
     port: int
-    process: subprocess.Popen[bytes]
+    processes: list[subprocess.Popen[bytes]]
 
 
 @contextlib.contextmanager
-def run_servers(issuer_url: str, audience: str, jwks_uri: str, kid: str) -> Iterator[dict[str, Server]]:
-    """One uvicorn process per contender, each on a socket bound here (no port race)."""
-    servers: dict[str, Server] = {}
+def run_servers(
+    issuer_url: str, audience: str, jwks_uri: str, kid: str
+) -> Iterator[dict[tuple[str, int], Server]]:
+    """The worker processes of every case, each case on a socket bound here (no port race)."""
+    servers: dict[tuple[str, int], Server] = {}
     sockets = []
     try:
-        for contender in SERVER_CONTENDERS:
+        for contender, workers in SERVER_CASES:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", 0))
@@ -75,17 +88,21 @@ def run_servers(issuer_url: str, audience: str, jwks_uri: str, kid: str) -> Iter
             fd = sock.fileno()
             command = [sys.executable, str(HERE / "bench_server.py"), contender, str(fd)]
             command += [issuer_url, audience, jwks_uri, kid]
-            process = subprocess.Popen(command, pass_fds=[fd], cwd=HERE.parent)  # noqa: S603
-            servers[contender] = Server(contender, sock.getsockname()[1], process)
+            processes = [
+                subprocess.Popen(command, pass_fds=[fd], cwd=HERE.parent)  # noqa: S603
+                for _ in range(workers)
+            ]
+            servers[contender, workers] = Server(contender, workers, sock.getsockname()[1], processes)
         yield servers
     finally:
-        for server in servers.values():
-            server.process.terminate()
-        for server in servers.values():
+        every = [process for server in servers.values() for process in server.processes]
+        for process in every:
+            process.terminate()
+        for process in every:
             try:
-                server.process.wait(timeout=10)
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                server.process.kill()
+                process.kill()
         for sock in sockets:
             sock.close()
 
@@ -149,11 +166,13 @@ async def load(port: int, requests: Sequence[bytes], concurrency: int = CONCURRE
 
 
 async def wait_until_serving(port: int, token: str, timeout: float = 30.0) -> None:
-    """Until the server answers 200 (it loads its keys during start-up)."""
+    """Until the server answers 200 on every connection (its workers load their keys during
+    start-up); the token is then cached by every worker that answered."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            result = await asyncio.wait_for(load(port, [http_request(port, token)], 1), 5)
+            warm_up = [http_request(port, token)] * (4 * CONCURRENCY)
+            result = await asyncio.wait_for(load(port, warm_up), 5)
             if result.errors == 0:
                 return
             raise RuntimeError(f"server on port {port} refuses the warm-up request")

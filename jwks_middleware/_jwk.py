@@ -1,7 +1,8 @@
 """Importing public keys: from a JWKS, a PEM document or a shared secret.
 
-Each key is checked and imported into a joserfc key object once, when its set is loaded;
-requests only look keys up. One bad key never spoils a set: it is skipped with a reason.
+Each key is checked and imported into a joserfc key object once, when its set is loaded,
+with its signature check for each algorithm it fits; requests only look keys up. One bad
+key never spoils a set: it is skipped with a reason.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import binascii
 import re
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -21,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
-from ._algorithms import HMAC_ALGORITHMS, algorithms_for_key, key_fits
+from ._algorithms import HMAC_ALGORITHMS, SignatureCheck, algorithms_for_key, key_fits, signature_check
 from ._config import MIN_HMAC_SECRET_BYTES, MIN_RSA_BITS
 
 __all__ = ["KeyRejectedError", "KeySetImport", "SkippedKey", "VerificationKey"]
@@ -63,6 +64,16 @@ class VerificationKey:
     declared_alg: str | None = None
     #: The `use` the JWK declared, if any (only "sig" is imported).
     use: str | None = None
+    _checks: dict[str, SignatureCheck] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        checks = {alg: signature_check(alg, self.key) for alg in self.algorithms}
+        object.__setattr__(self, "_checks", checks)  # frozen: set once, here
+
+    def verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
+        """Whether `signature` is this key's `alg` signature of `signing_input`; `alg` must be
+        one of `algorithms`."""
+        return self._checks[alg](signing_input, signature)
 
     def __repr__(self) -> str:
         return f"VerificationKey(kid={self.kid!r}, kty={self.kty!r}, algorithms={sorted(self.algorithms)})"

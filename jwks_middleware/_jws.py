@@ -3,14 +3,14 @@
 Parsing is done once per new token; the verifier then works on the decoded parts. It is on
 the path of every token not yet cached, so it works on bytes with C-level helpers (one
 `translate` per part instead of a regular expression, `binascii` without the `base64`
-wrappers) and remembers the few distinct headers an issuer uses (below).
+wrappers) and remembers the few distinct headers an issuer uses (`_header`).
 """
 
 from __future__ import annotations
 
 import binascii
+import functools
 import json
-from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
 from ._errors import DisallowedAlgorithmError, MalformedTokenError, UnsupportedTokenError
@@ -21,13 +21,7 @@ _ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 # The 6-bit value of each base64url character, by byte value.
 _SEXTETS: Final = {character: value for value, character in enumerate(_ALPHABET)}
 _TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
-_JSON_WHITESPACE: Final = " \t\n\r"  # RFC 8259 section 2
 _PADDING: Final = (b"", b"", b"==", b"=")
-# Parsed and checked headers by their encoded form. An issuer signs every token with the same
-# few headers (alg, typ, kid), so a new token usually needs only its payload decoded. Bounded:
-# cleared when full, so a flood of distinct headers costs memory for at most this many.
-_HEADER_CACHE_SIZE: Final = 256
-_headers: dict[bytes, dict[str, Any]] = {}
 # Header parameters that point at keys elsewhere or carry one: never followed or trusted
 # (RFC 8725 section 3.10 and section 2.4 "key substitution").
 _KEY_REFERENCES: Final = ("jku", "x5u", "jwk")
@@ -59,17 +53,24 @@ def parse_token(token: str, *, max_bytes: int) -> UnverifiedToken:
     if len(parts) != 3:
         raise MalformedTokenError(f"a compact JWS has 3 parts, this token has {len(parts)}")
     header_part, payload_part, signature_part = parts
-    header = _headers.get(header_part)
-    if header is None:
-        header = _json_object(_b64decode(header_part, "header"), "header")
-        check_header(header)
-        if len(_headers) >= _HEADER_CACHE_SIZE:
-            _headers.clear()
-        _headers[header_part] = header
+    header = _header(header_part)
     claims = _json_object(_b64decode(payload_part, "payload"), "payload")
     signature = _b64decode(signature_part, "signature")
     signing_input = data[: len(header_part) + 1 + len(payload_part)]
     return UnverifiedToken(header, claims, signing_input, signature)
+
+
+# Bounded, least recently used first out: a flood of distinct headers costs memory for at most
+# 256 of them. Refused headers are not remembered (an exception is never cached).
+@functools.lru_cache(maxsize=256)
+def _header(part: bytes) -> dict[str, Any]:
+    """The decoded and checked header of its encoded form. An issuer signs every token with
+    the same few headers (alg, typ, kid), so a new token usually needs only its payload
+    decoded (what this saves: benchmarks/RESULTS.md, "Speed tricks"). The same dict is shared
+    by every token of that header: read it, never change it."""
+    header = _json_object(_b64decode(part, "header"), "header")
+    check_header(header)
+    return header
 
 
 def check_header(header: dict[str, Any]) -> None:
@@ -94,23 +95,9 @@ def check_header(header: dict[str, Any]) -> None:
 def loads_strict(data: bytes) -> Any:
     """Parse JSON as JOSE requires: UTF-8 only, no duplicate member names, no NaN/Infinity."""
     try:
-        return _loads(data.decode("utf-8"))
+        return _DECODER.decode(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ValueError(f"invalid JSON: {error}") from None
-
-
-def _loads(text: str) -> Any:
-    # `JSONDecoder.decode`, calling its scanner directly instead of through two whitespace
-    # regular expressions (a quarter of the time on a token's payload); same result and errors.
-    start = len(text) - len(text.lstrip(_JSON_WHITESPACE))
-    try:
-        value, end = _SCAN(text, start)
-    except StopIteration as error:
-        raise json.JSONDecodeError("Expecting value", text, error.value) from None
-    rest = text[end:].lstrip(_JSON_WHITESPACE)
-    if rest:
-        raise json.JSONDecodeError("Extra data", text, len(text) - len(rest))
-    return value
 
 
 def _b64decode(part: bytes, what: str) -> bytes:
@@ -151,5 +138,3 @@ def _no_constant(name: str) -> Any:
 
 
 _DECODER: Final = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_no_constant)
-# The C scanner `JSONDecoder.__init__` makes (typeshed does not declare it).
-_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = _DECODER.scan_once  # type: ignore[attr-defined]

@@ -3,7 +3,8 @@
 Order of checks (cheap first, so floods of bad tokens cost no fetch): size and strict
 parsing; header (alg, crit, b64, key references); trusted `iss`; the issuer's algorithm
 and `typ` policy; time, audience and required claims; no key binding (`cnf`); only then
-the key (which may refresh the issuer's keys) and the signature, computed by joserfc.
+the key (which may refresh the issuer's keys) and the signature, checked with the key's
+`cryptography` object as joserfc's algorithm defines it (`_algorithms.signature_check`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from ._algorithms import algorithm_model
 from ._claims import Claims
 from ._errors import (
     AuthError,
@@ -140,7 +140,7 @@ class TokenVerifier:
             alg = header["alg"]
             key = await keys.find_key(header.get("kid"), alg)
             try:
-                valid = algorithm_model(alg).verify(unverified.signing_input, unverified.signature, key.key)
+                valid = key.verify(alg, unverified.signing_input, unverified.signature)
             except (ValueError, TypeError):
                 valid = False
             if not valid:
