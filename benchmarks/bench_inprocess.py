@@ -44,7 +44,9 @@ from jwks_middleware._jwk import VerificationKey
 from jwks_middleware._jws import UnverifiedToken, parse_token
 from jwks_middleware._keys.issuer_keys import IssuerKeys
 from jwks_middleware._policy import check_bearer, check_claims, check_header_policy
-from jwks_middleware._verify import TokenCache, TokenVerifier, _Verified
+from jwks_middleware._token_cache import TokenCache
+from jwks_middleware._token_cache import Verified as _Verified
+from jwks_middleware._verify import TokenVerifier
 from jwks_middleware.testing import LocalIssuer
 
 #: Requests each first-sight variant sends before timing (warm-up and batch-size probes).
@@ -350,7 +352,7 @@ async def _warm_steps(f: _Fixture, repeats: int) -> dict[str, float]:
     def claim_checks() -> None:
         for item in f.parsed:
             check_claims(item.claims, issuer, now)
-            check_bearer(item.claims)
+            check_bearer(item.claims, issuer)
 
     def ours() -> None:
         for item in f.parsed:
@@ -415,7 +417,7 @@ async def _cold_steps(f: _Fixture) -> dict[str, float]:
             check_header_policy(item.header, keys.issuer)
             t3 = clock()
             exp, _ = check_claims(item.claims, keys.issuer, time.time())
-            check_bearer(item.claims)
+            check_bearer(item.claims, keys.issuer)
             t4 = clock()
             key = await keys.find_key(item.header.get("kid"), f.alg)
             t5 = clock()

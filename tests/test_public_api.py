@@ -68,7 +68,7 @@ def test_starlette_decorators_and_fastapi_guards_offer_the_same_requirements() -
         name.removeprefix("requires_") for name in jwks_middleware.__all__ if name.startswith("requires_")
     }
     guards = {name.removeprefix("require_") for name in dir(JWKSAuth) if name.startswith("require_")}
-    assert decorators == guards == {"scopes", "any_scope", "roles", "any_role", "claim"}
+    assert decorators == guards == {"scopes", "any_scope", "roles", "any_role", "claim", "check"}
 
 
 def test_public_classes_are_shown_under_their_public_path() -> None:

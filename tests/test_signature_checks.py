@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import test_cross_library as cross
-from tokens import (
+from support import (
     SECRET,
     Key,
     claims,
@@ -93,7 +93,7 @@ def library_tokens() -> Iterator[str]:
     """The tokens of `test_cross_library`: valid ones, the ones every library refuses, `alg:
     none`, and HMAC keyed with a public key."""
     for library, alg in itertools.product(cross.LIBRARIES, cross.ASYMMETRIC + cross.HMAC):
-        yield cross.mint(library, cross.signing_key(alg), cross._claims(alg))
+        yield cross.sign_with(library, cross.signing_key(alg), cross._claims(alg))
     for make, _ in cross.REFUSED.values():
         for library, alg in itertools.product(
             cross.LIBRARIES, ("RS256", "PS384", "ES256", "ES512", "EdDSA", "HS256")
