@@ -138,7 +138,8 @@ class TokenVerifier:
             if not bound:
                 check_bearer(claims, issuer)
             alg = header["alg"]
-            key = await keys.find_key(header.get("kid"), alg)
+            kid = header.get("kid")
+            key = keys.loaded_key(kid, alg) or await keys.find_key(kid, alg)
             try:
                 valid = key.verify(alg, unverified.signing_input, unverified.signature)
             except (ValueError, TypeError):

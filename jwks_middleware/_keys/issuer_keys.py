@@ -106,6 +106,15 @@ class IssuerKeys:
 
     # -- the request path -------------------------------------------------------------
 
+    def loaded_key(self, kid: str | None, alg: str) -> VerificationKey | None:
+        """The key for a token header when the loaded keys are usable and hold it, else None
+        (then `find_key`, which may refresh): the common case, without awaiting anything."""
+        ring = self._ring
+        if ring is None or self._clock() > self.usable_until:
+            return None
+        self.ensure_background()
+        return ring.find_loaded(kid, alg)
+
     async def find_key(self, kid: str | None, alg: str) -> VerificationKey:
         """The key for a token header; refreshes at most as the cooldown allows."""
         # Cheap when it runs already; restarts a refresher that was never started (no lifespan)

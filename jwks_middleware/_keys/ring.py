@@ -31,6 +31,11 @@ class KeyRing:
                     index[slot] = key if slot not in index else None
         self._index = index
 
+    def find_loaded(self, kid: str | None, alg: str) -> VerificationKey | None:
+        """The one key for this `kid` and algorithm, or None for any other case (`find` then
+        says why): one dictionary lookup."""
+        return self._index.get((kid if kid is None or self.kids else None, alg))
+
     def find(self, kid: str | None, alg: str) -> VerificationKey:
         """The one key for this `kid` and algorithm; raise if there is none or more than one."""
         # When no key carries a kid (a PEM key or a shared secret), the token's kid names

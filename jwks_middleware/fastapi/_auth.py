@@ -110,8 +110,7 @@ class ClaimsDependency(SecurityBase):
                     return None
                 raise MissingTokenError()
             required = security_scopes.scopes
-            missing = missing_scopes(claims, required)
-            if missing:
+            if required and (missing := missing_scopes(claims, required)):
                 raise InsufficientScopeError(required, missing)
             error = await refusal_of(self.check, claims) if self.check is not None else None
             if error is not None:
