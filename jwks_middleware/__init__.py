@@ -18,10 +18,13 @@ from ._decorators import (
     requires_roles,
     requires_scopes,
 )
+from ._dpop_nonce import NonceSource
+from ._dpop_policy import DPoPPolicy
 from ._errors import (
     AuthError,
     AuthUnavailableError,
     CertificateBindingError,
+    ClaimsCheckError,
     DisallowedAlgorithmError,
     DPoPBindingError,
     ExpiredTokenError,
@@ -39,7 +42,9 @@ from ._errors import (
     MissingTokenError,
     ReplayedDPoPProofError,
     ReplayStoreUnavailableError,
+    RevokedTokenError,
     StaleKeysError,
+    UnboundTokenError,
     UnknownKeyError,
     UnsupportedTokenError,
     UntrustedIssuerError,
@@ -51,9 +56,13 @@ from ._issuer import Issuer
 from ._keys.issuer_keys import IssuerState
 from ._keys.store import IssuerResolver, KeyStore
 from ._middleware import JWKSMiddleware
+from ._mtls import CertificateSource
 from ._options import VerifierOptions, VerifierSettings
 from ._public import show_as_public
+from ._replay import MemoryReplayStore, ReplayStore
 from ._request import ClaimsUser
+from ._resource_audience import issuers_for_resource
+from ._resource_metadata import ResourceMetadata, ResourceMetadataMiddleware
 from ._verify import TokenVerifier
 
 __version__ = "0.1.0"
@@ -63,9 +72,12 @@ __all__ = [
     "AuthEvent",
     "AuthUnavailableError",
     "CertificateBindingError",
+    "CertificateSource",
     "Claims",
+    "ClaimsCheckError",
     "ClaimsUser",
     "DPoPBindingError",
+    "DPoPPolicy",
     "DisallowedAlgorithmError",
     "EventHook",
     "ExpiredTokenError",
@@ -86,11 +98,18 @@ __all__ = [
     "KeyStore",
     "KeysUnavailableError",
     "MalformedTokenError",
+    "MemoryReplayStore",
     "MissingTokenError",
+    "NonceSource",
+    "ReplayStore",
     "ReplayStoreUnavailableError",
     "ReplayedDPoPProofError",
+    "ResourceMetadata",
+    "ResourceMetadataMiddleware",
+    "RevokedTokenError",
     "StaleKeysError",
     "TokenVerifier",
+    "UnboundTokenError",
     "UnknownKeyError",
     "UnsupportedTokenError",
     "UntrustedIssuerError",
@@ -98,6 +117,7 @@ __all__ = [
     "VerifierOptions",
     "VerifierSettings",
     "__version__",
+    "issuers_for_resource",
     "requires_any_role",
     "requires_any_scope",
     "requires_check",

@@ -65,6 +65,13 @@ class JWKSMiddleware:
     audience): they are left to routes with their own `JWKSAuth(issuers=...)`, while
     `requires_scopes` and the dependencies relying on this middleware refuse them as it would.
 
+    Sender-constrained tokens: `dpop` (a `DPoPPolicy`: proof algorithms, replay store, public
+    origin) for issuers with `Issuer(dpop=...)`, and `client_certificate` (a
+    `CertificateSource`) for issuers with `certificate_bound=...`. With `resource_metadata`
+    (RFC 9728), the document is served at its well-known path without a token, every 401
+    names it, and tokens must name the resource in `aud` (RFC 8707) unless
+    `require_resource_audience=False`.
+
     An invalid configuration raises at construction; built by a running server (Starlette
     builds its middleware stack on the first ASGI call), the lifespan start-up fails instead
     and requests get 503, never 500.
@@ -88,6 +95,7 @@ class JWKSMiddleware:
         dpop: DPoPPolicy | None = None,
         client_certificate: CertificateSource | None = None,
         resource_metadata: ResourceMetadata | None = None,
+        require_resource_audience: bool = True,
         **options: Unpack[VerifierOptions],
     ) -> None:
         self.app = app
@@ -99,7 +107,7 @@ class JWKSMiddleware:
         try:
             if isinstance(exclude_paths, str):
                 raise TypeError("exclude_paths must be a list of paths")
-            if resource_metadata is not None and issuers is not None:
+            if resource_metadata is not None and issuers is not None and require_resource_audience:
                 issuers = issuers_for_resource(issuers, resource_metadata.resource)  # RFC 8707
             self.verifier = own_or_given_verifier(issuers, verifier, options)
             self.constraints = SenderConstraints(

@@ -44,7 +44,7 @@ from jwks_middleware._errors import (
     UseDPoPNonceError,
 )
 from jwks_middleware._replay import MemoryReplayStore, ReplayStore
-from jwks_middleware.testing._dpop import DPoPKey, bound_claims
+from jwks_middleware.testing._dpop import DPoPKey, dpop_bound_claims
 
 pytestmark = pytest.mark.anyio
 
@@ -547,12 +547,12 @@ async def test_a_nonce_is_ignored_when_none_is_required() -> None:
 
 def test_a_token_bound_to_the_proof_key_passes() -> None:
     key = client_key()
-    check_binding(bound_claims(key), key.thumbprint)
+    check_binding(dpop_bound_claims(key), key.thumbprint)
 
 
 def test_a_token_bound_to_another_key_is_refused() -> None:
     with pytest.raises(DPoPBindingError, match="not the thumbprint"):
-        check_binding(bound_claims(client_key(index=1)), client_key().thumbprint)
+        check_binding(dpop_bound_claims(client_key(index=1)), client_key().thumbprint)
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,6 @@ UNMIRRORED: Final = {
     "providers/_combine.py": "one resolver from the presets: providers/test_common.py",
     "testing/_mtls.py": "the test certificate authority: test_mtls.py, integration/test_mtls_server.py",
     "uvicorn.py": "uvicorn's TLS extension: integration/test_mtls_server.py on a real uvicorn",
-    "_sender.py": "proofs of possession in the middleware: integration/test_mtls_server.py",
     "_urls.py": "which URLs may be fetched: test_issuer.py, keys/test_fetch.py, test_resource_metadata.py",
     "_token_cache.py": "the verified-token cache: test_verify.py",
     "_introspection_config.py": "the introspection settings: test_introspection.py",

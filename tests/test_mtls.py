@@ -26,7 +26,7 @@ from jwks_middleware._responses import challenge
 from jwks_middleware.testing._mtls import (
     TestCertificate,
     TestCertificateAuthority,
-    bound_claims,
+    certificate_bound_claims,
     x5t_s256,
 )
 
@@ -99,7 +99,7 @@ def test_thumbprint_is_the_base64url_sha256_of_the_der_certificate() -> None:
 
 
 def test_bound_claims_carry_the_certificate_thumbprint_in_cnf() -> None:
-    assert bound_claims(alice()) == {"cnf": {"x5t#S256": x5t_s256(alice())}}
+    assert certificate_bound_claims(alice()) == {"cnf": {"x5t#S256": x5t_s256(alice())}}
     assert x5t_s256(alice()) != x5t_s256(bob())
 
 
@@ -279,14 +279,16 @@ def test_sources_compare_and_print_by_their_configuration() -> None:
 
 
 def test_token_bound_to_the_presented_certificate_passes() -> None:
-    check_certificate_binding(bound_claims(alice()), x5t_s256(alice()))
+    check_certificate_binding(certificate_bound_claims(alice()), x5t_s256(alice()))
 
 
 @pytest.mark.parametrize(
     ("claims", "thumbprint", "detail"),
     [
-        pytest.param(bound_claims(bob()), x5t_s256(alice()), "does not match", id="another-certificate"),
-        pytest.param(bound_claims(alice()), None, "no client certificate", id="no-certificate"),
+        pytest.param(
+            certificate_bound_claims(bob()), x5t_s256(alice()), "does not match", id="another-certificate"
+        ),
+        pytest.param(certificate_bound_claims(alice()), None, "no client certificate", id="no-certificate"),
         pytest.param({}, x5t_s256(alice()), "no 'cnf'", id="unbound-token"),
         pytest.param({"cnf": {"jkt": "abc"}}, x5t_s256(alice()), "no 'cnf'", id="bound-to-a-dpop-key"),
         pytest.param({"cnf": "x5t#S256"}, x5t_s256(alice()), "no 'cnf'", id="cnf-not-an-object"),
@@ -316,7 +318,7 @@ def test_binding_refusals_are_401_invalid_token(
 
 def test_refusal_description_names_no_certificate_or_claim_value() -> None:
     with pytest.raises(CertificateBindingError) as refused:
-        check_certificate_binding(bound_claims(bob()), x5t_s256(alice()))
+        check_certificate_binding(certificate_bound_claims(bob()), x5t_s256(alice()))
     for value in (x5t_s256(alice()), x5t_s256(bob())):
         assert value not in refused.value.description
         assert value not in refused.value.detail

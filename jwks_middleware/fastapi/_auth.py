@@ -156,6 +156,7 @@ class JWKSAuth:
         dpop: DPoPPolicy | None = None,
         client_certificate: CertificateSource | None = None,
         resource_metadata: ResourceMetadata | None = None,
+        require_resource_audience: bool = True,
         **options: "Unpack[VerifierOptions]",
     ) -> None:
         if issuers is None and verifier is None:
@@ -164,7 +165,7 @@ class JWKSAuth:
                     "verifier options, dpop, client_certificate and resource_metadata need issuers=..."
                 )
         else:
-            if resource_metadata is not None and issuers is not None:
+            if resource_metadata is not None and issuers is not None and require_resource_audience:
                 issuers = issuers_for_resource(issuers, resource_metadata.resource)  # RFC 8707
             verifier = own_or_given_verifier(issuers, verifier, options)
         #: Verifies tokens the middleware did not; None: rely on the middleware.

@@ -31,8 +31,11 @@ logged, and the server logs nothing.
 
 from __future__ import annotations
 
+from .._public import show_as_public
+from ._dpop import DPoPKey, dpop_bound_claims
 from ._endpoints import DEFAULT_CACHE_MAX_AGE, RecordedRequest
 from ._issuer import DEFAULT_AUDIENCE, DEFAULT_ISSUER_URL, WRONG_AUDIENCE, LocalIssuer
+from ._mtls import TestCertificate, TestCertificateAuthority, certificate_bound_claims, x5t_s256
 from ._signing import CURRENT_KEY, SUPPORTED_ALGORITHMS
 
 __all__ = [
@@ -42,6 +45,14 @@ __all__ = [
     "DEFAULT_ISSUER_URL",
     "SUPPORTED_ALGORITHMS",
     "WRONG_AUDIENCE",
+    "DPoPKey",
     "LocalIssuer",
     "RecordedRequest",
+    "TestCertificate",
+    "TestCertificateAuthority",
+    "certificate_bound_claims",
+    "dpop_bound_claims",
+    "x5t_s256",
 ]
+
+show_as_public(__name__, globals(), __all__)

@@ -1,7 +1,7 @@
 """A DPoP client key for tests: it makes proofs (RFC 9449 section 4.2) for requests.
 
     key = DPoPKey()                                   # EC P-256, ES256
-    token = issuer.issue(**bound_claims(key))         # a LocalIssuer token bound to it
+    token = issuer.issue(**dpop_bound_claims(key))         # a LocalIssuer token bound to it
     headers = {
         "Authorization": f"DPoP {token}",
         "DPoP": key.proof("GET", "http://testserver/items", access_token=token),
@@ -27,7 +27,7 @@ from joserfc.jws import JWSRegistry
 from .._dpop import access_token_hash
 from ._endpoints import encode_json
 
-__all__ = ["DPoPKey", "bound_claims"]
+__all__ = ["DPoPKey", "dpop_bound_claims"]
 
 _Key = RSAKey | ECKey | OKPKey
 # Algorithm -> key type and parameter (RSA size in bits, or curve name).
@@ -123,9 +123,9 @@ class DPoPKey:
         return (signing_input + b"." + _b64(signature)).decode("ascii")
 
 
-def bound_claims(key: DPoPKey) -> dict[str, Any]:
+def dpop_bound_claims(key: DPoPKey) -> dict[str, Any]:
     """The confirmation claim binding a token to `key` (RFC 9449 section 6.1), for
-    ``LocalIssuer.issue(**bound_claims(key))``."""
+    ``LocalIssuer.issue(**dpop_bound_claims(key))``."""
     return {"cnf": {"jkt": key.thumbprint}}
 
 

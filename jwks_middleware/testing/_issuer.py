@@ -23,7 +23,7 @@ from ._signing import CURRENT_KEY, KeyRing, KidChoice, b64
 if TYPE_CHECKING:
     import httpx
 
-    from .._introspection import Introspection
+    from .._introspection_config import Introspection
     from .._issuer import Issuer
 
 __all__ = ["DEFAULT_AUDIENCE", "DEFAULT_ISSUER_URL", "WRONG_AUDIENCE", "LocalIssuer"]
@@ -285,7 +285,7 @@ class LocalIssuer(EndpointControls):
     def introspection(self, **options: Any) -> Introspection:
         """An `Introspection` for this issuer's endpoint and client: ``Introspection(client_id,
         client_secret=..., endpoint=introspection_endpoint, **options)``."""
-        from .._introspection import Introspection
+        from .._introspection_config import Introspection
 
         client_id, client_secret = self.introspection_client
         settings = {"client_secret": client_secret, "endpoint": self.introspection_endpoint, **options}

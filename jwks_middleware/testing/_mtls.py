@@ -2,11 +2,11 @@
 
 It makes a CA, a server certificate for loopback addresses and client certificates, all
 EC P-256 and held in memory; `write` puts one on disk where a server needs files.
-`bound_claims` gives the `cnf` claim that binds a token to a client certificate::
+`certificate_bound_claims` gives the `cnf` claim that binds a token to a client certificate::
 
     ca = TestCertificateAuthority()
     alice = ca.issue_client_certificate("alice")
-    token = local_issuer.issue(**bound_claims(alice))   # cnf: {"x5t#S256": ...}
+    token = local_issuer.issue(**certificate_bound_claims(alice))   # cnf: {"x5t#S256": ...}
     httpx.get(url, verify=ca.client_ssl_context(alice), headers={"Authorization": f"Bearer {token}"})
 
 Test use only: the keys are unprotected and the certificates valid for one day.
@@ -29,7 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .._mtls import certificate_thumbprint
 
-__all__ = ["TestCertificate", "TestCertificateAuthority", "bound_claims", "x5t_s256"]
+__all__ = ["TestCertificate", "TestCertificateAuthority", "certificate_bound_claims", "x5t_s256"]
 
 #: How long an issued certificate is valid, from a little before it was made.
 CERTIFICATE_LIFETIME: Final = datetime.timedelta(days=1)
@@ -150,9 +150,9 @@ def x5t_s256(certificate: TestCertificate | x509.Certificate) -> str:
     return certificate_thumbprint(certificate.public_bytes(serialization.Encoding.DER))
 
 
-def bound_claims(certificate: TestCertificate | x509.Certificate) -> dict[str, Any]:
+def certificate_bound_claims(certificate: TestCertificate | x509.Certificate) -> dict[str, Any]:
     """The claims binding a token to a certificate (RFC 8705 section 3.1), for
-    ``LocalIssuer.issue(**bound_claims(certificate))``: ``{"cnf": {"x5t#S256": ...}}``."""
+    ``LocalIssuer.issue(**certificate_bound_claims(certificate))``: ``{"cnf": {"x5t#S256": ...}}``."""
     return {"cnf": {"x5t#S256": x5t_s256(certificate)}}
 
 

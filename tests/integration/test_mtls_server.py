@@ -35,7 +35,7 @@ from websockets.exceptions import InvalidStatus
 from jwks_middleware import JWKSMiddleware, TokenVerifier
 from jwks_middleware._mtls import CertificateSource
 from jwks_middleware.testing import LocalIssuer
-from jwks_middleware.testing._mtls import TestCertificate, TestCertificateAuthority, bound_claims
+from jwks_middleware.testing._mtls import TestCertificate, TestCertificateAuthority, certificate_bound_claims
 from jwks_middleware.uvicorn import HTTPProtocol, WebSocketProtocol
 
 pytestmark = pytest.mark.anyio
@@ -180,7 +180,7 @@ API = Callable[..., AbstractAsyncContextManager[str]]
 async def test_token_bound_to_the_client_certificate_is_accepted(
     pki: PKI, issuer: LocalIssuer, protected_api: API
 ) -> None:
-    token = issuer.issue(sub="alice", **bound_claims(pki.alice))
+    token = issuer.issue(sub="alice", **certificate_bound_claims(pki.alice))
     async with protected_api() as url, client(pki, pki.alice, url) as alice:
         # Two requests on one keep-alive connection: each carries the certificate.
         for _ in range(2):
@@ -191,7 +191,7 @@ async def test_token_bound_to_the_client_certificate_is_accepted(
 async def test_token_presented_with_another_client_certificate_is_refused(
     pki: PKI, issuer: LocalIssuer, protected_api: API
 ) -> None:
-    stolen = issuer.issue(sub="alice", **bound_claims(pki.alice))
+    stolen = issuer.issue(sub="alice", **certificate_bound_claims(pki.alice))
     async with protected_api() as url, client(pki, pki.mallory, url) as mallory:
         assert_refused(await mallory.get("/items", headers=bearer(stolen)))
 
@@ -199,7 +199,7 @@ async def test_token_presented_with_another_client_certificate_is_refused(
 async def test_token_presented_without_a_client_certificate_is_refused(
     pki: PKI, issuer: LocalIssuer, protected_api: API
 ) -> None:
-    stolen = issuer.issue(sub="alice", **bound_claims(pki.alice))
+    stolen = issuer.issue(sub="alice", **certificate_bound_claims(pki.alice))
     async with protected_api(cert_reqs=ssl.CERT_OPTIONAL) as url, client(pki, None, url) as anonymous:
         assert_refused(await anonymous.get("/items", headers=bearer(stolen)))
 
@@ -215,7 +215,7 @@ async def test_plain_uvicorn_gives_the_app_no_certificate(
     pki: PKI, issuer: LocalIssuer, protected_api: API
 ) -> None:
     # uvicorn verifies the certificate but keeps it from the app: bound tokens fail closed.
-    token = issuer.issue(sub="alice", **bound_claims(pki.alice))
+    token = issuer.issue(sub="alice", **certificate_bound_claims(pki.alice))
     async with protected_api(http="auto") as url, client(pki, pki.alice, url) as alice:
         assert_refused(await alice.get("/items", headers=bearer(token)))
 
@@ -254,7 +254,7 @@ async def test_plain_http_connection_gets_no_tls_extension(pki: PKI) -> None:
 async def test_websocket_with_a_bound_token_and_its_certificate_is_accepted(
     pki: PKI, issuer: LocalIssuer, protected_api: API
 ) -> None:
-    token = issuer.issue(sub="alice", **bound_claims(pki.alice))
+    token = issuer.issue(sub="alice", **certificate_bound_claims(pki.alice))
     context = pki.ca.client_ssl_context(pki.alice)
     async with (
         protected_api() as url,
@@ -266,7 +266,7 @@ async def test_websocket_with_a_bound_token_and_its_certificate_is_accepted(
 async def test_websocket_with_another_certificate_is_denied_at_the_handshake(
     pki: PKI, issuer: LocalIssuer, protected_api: API
 ) -> None:
-    stolen = issuer.issue(sub="alice", **bound_claims(pki.alice))
+    stolen = issuer.issue(sub="alice", **certificate_bound_claims(pki.alice))
     context = pki.ca.client_ssl_context(pki.mallory)
     async with protected_api() as url:
         with pytest.raises(InvalidStatus) as denied:
@@ -281,7 +281,7 @@ async def test_client_cert_header_is_ignored_unless_configured(
     pki: PKI, issuer: LocalIssuer, protected_api: API
 ) -> None:
     # Mallory connects without a certificate and claims Alice's in a header.
-    stolen = issuer.issue(sub="alice", **bound_claims(pki.alice))
+    stolen = issuer.issue(sub="alice", **certificate_bound_claims(pki.alice))
     forged = {**bearer(stolen), "Client-Cert": client_cert_header(pki.alice)}
     async with protected_api(cert_reqs=ssl.CERT_OPTIONAL) as url, client(pki, None, url) as mallory:
         assert_refused(await mallory.get("/items", headers=forged))
@@ -291,7 +291,7 @@ async def test_client_cert_header_of_a_trusted_proxy_is_used_when_configured(
     pki: PKI, issuer: LocalIssuer, protected_api: API
 ) -> None:
     # The test plays the proxy: it terminated the client's TLS and forwards its certificate.
-    token = issuer.issue(sub="alice", **bound_claims(pki.alice))
+    token = issuer.issue(sub="alice", **certificate_bound_claims(pki.alice))
     source = CertificateSource(header="Client-Cert")
     async with protected_api(source, tls=False) as url, httpx.AsyncClient(base_url=url) as proxy:
         response = await proxy.get(

@@ -14,15 +14,22 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-from jwks_middleware._dpop import DPoPPolicy, verify_proof
+from jwks_middleware import DPoPPolicy, JWKSMiddleware
+from jwks_middleware._dpop import verify_proof
 from jwks_middleware._errors import ReplayedDPoPProofError, ReplayStoreUnavailableError
 from jwks_middleware.redis import DEFAULT_PREFIX, RedisReplayStore
-from jwks_middleware.testing._dpop import DPoPKey
+from jwks_middleware.testing import DPoPKey, LocalIssuer, dpop_bound_claims
 
 redis = pytest.importorskip(
     "redis.asyncio", reason="redis-py is not installed (pip install 'jwks-middleware[redis]')"
@@ -157,3 +164,36 @@ async def test_an_unreachable_redis_refuses_the_proof_with_503() -> None:
         assert refusal.value.status_code == 503
     finally:
         await unreachable.aclose()
+
+
+async def test_two_workers_behind_one_hostname_share_the_replay_store(
+    client: Redis, other_client: Redis
+) -> None:
+    """Two apps (two workers, two Redis connections): a proof accepted by one is refused by the other."""
+    issuer = LocalIssuer(algorithm="ES256")
+    key = DPoPKey()
+    token = issuer.issue(sub="alice", **dpop_bound_claims(key))
+
+    async def items(request: Request) -> JSONResponse:
+        return JSONResponse({"sub": request.state.claims.subject})
+
+    def worker(store: RedisReplayStore) -> httpx.AsyncClient:
+        app = Starlette(
+            routes=[Route("/items", items)],
+            middleware=[
+                Middleware(
+                    JWKSMiddleware,
+                    issuers=[issuer.config(jwks=issuer.jwks(), dpop="required")],
+                    dpop=DPoPPolicy(replay_store=store, public_origin="https://api.example.test"),
+                )
+            ],
+        )
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://api.example.test")
+
+    proof = key.proof("GET", URL, access_token=token)
+    headers = {"Authorization": f"DPoP {token}", "DPoP": proof}
+    async with worker(RedisReplayStore(client)) as first, worker(RedisReplayStore(other_client)) as second:
+        assert (await first.get("/items", headers=headers)).json() == {"sub": "alice"}
+        replayed = await second.get("/items", headers=headers)
+        assert replayed.status_code == 401
+        assert replayed.json()["error_description"] == "The DPoP proof was already used"

@@ -11,7 +11,7 @@ from jwcrypto import jwk as cjwk  # type: ignore[import-untyped]
 
 from jwks_middleware._dpop import access_token_hash
 from jwks_middleware.testing import LocalIssuer
-from jwks_middleware.testing._dpop import DPoPKey, bound_claims
+from jwks_middleware.testing._dpop import DPoPKey, dpop_bound_claims
 
 NOW = 1_700_000_000
 
@@ -83,7 +83,7 @@ def test_sign_uses_raw_json_verbatim() -> None:
 
 def test_a_local_issuer_mints_a_token_bound_to_the_key() -> None:
     key = DPoPKey()
-    token = LocalIssuer(algorithm="ES256").issue(**bound_claims(key))
+    token = LocalIssuer(algorithm="ES256").issue(**dpop_bound_claims(key))
     assert decoded(token)[1]["cnf"] == {"jkt": key.thumbprint}
 
 
