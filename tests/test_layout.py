@@ -44,8 +44,6 @@ UNMIRRORED: Final = {
     "_urls.py": "which URLs may be fetched: test_issuer.py, keys/test_fetch.py, test_resource_metadata.py",
     "_token_cache.py": "the verified-token cache: test_verify.py",
     "_introspection_config.py": "the introspection settings: test_introspection.py",
-    "_hooks.py": "claims checks and revocation hooks: test_verify.py, test_decorators.py",
-    "_introspectors.py": "where opaque tokens go: test_verify.py",
     "_public.py": "public classes under their public path: test_public_api.py",
     "_dpop_policy.py": "the DPoP policy's checks: test_dpop.py (with the proofs it governs)",
     "_client_auth.py": "introspection client authentication: test_introspection.py",
