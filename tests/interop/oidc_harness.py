@@ -98,13 +98,41 @@ class OIDCProvider:
         scope: str = "read:items",
         resource: str | None = API_RESOURCE,
         alg: Alg | None = None,
+        dpop_proof: str | None = None,
     ) -> httpx.Response:
-        """The raw client-credentials token response (for tests of error answers)."""
+        """The raw client-credentials token response (for tests of error answers); with a
+        `dpop_proof` (for ``POST <issuer>/token``) the token is bound to the proof's key."""
         client_id, client_secret = _CLIENTS[alg]
         form = {"grant_type": "client_credentials", "scope": scope}
         if resource is not None:
             form["resource"] = resource
-        return self.http.post(f"{self.issuer}/token", data=form, auth=(client_id, client_secret))
+        headers = {"DPoP": dpop_proof} if dpop_proof is not None else {}
+        return self.http.post(
+            f"{self.issuer}/token", data=form, auth=(client_id, client_secret), headers=headers
+        )
+
+    def opaque_token(self, scope: str = "read:items") -> str:
+        """An opaque access token (no `resource`): only introspection can read it."""
+        response = self.token_response(scope=scope, resource=None)
+        if response.status_code != httpx.codes.OK:
+            raise AssertionError(f"token request failed: {response.status_code} {response.text}")
+        token = response.json()["access_token"]
+        assert isinstance(token, str)
+        assert token.count(".") != 2, "expected an opaque token"
+        return token
+
+    def revoke(self, token: str) -> None:
+        """Revoke a token at the provider (RFC 7009)."""
+        client_id, client_secret = _CLIENTS[None]
+        response = self.http.post(
+            f"{self.issuer}/token/revocation", data={"token": token}, auth=(client_id, client_secret)
+        )
+        response.raise_for_status()
+
+    @property
+    def introspection_client(self) -> tuple[str, str]:
+        """The client id and secret an API introspects with (any confidential client may)."""
+        return _CLIENTS[None]
 
     def token(self, scope: str = "read:items", resource: str = API_RESOURCE, alg: Alg | None = None) -> str:
         """A JWT access token (RFC 9068) from the client-credentials grant.

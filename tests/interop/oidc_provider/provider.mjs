@@ -12,7 +12,10 @@
 //
 // Tokens: grant `client_credentials` with a `resource` parameter (RFC 8707) gives an RFC 9068
 // JWT access token (`typ: at+jwt`, `aud` = the resource, `scope` = requested scopes that the
-// resource knows; unknown scopes are dropped silently by oidc-provider).
+// resource knows; unknown scopes are dropped silently by oidc-provider). Without `resource`,
+// the token is opaque: read it at /token/introspection (RFC 7662), revoke it at
+// /token/revocation (RFC 7009). With a `DPoP` proof header on the token request (RFC 9449),
+// the token is bound to the proof's key (`cnf.jkt`, `token_type: DPoP`).
 //
 // Signing algorithm of a token:
 //   - client `interop-client-rs256` -> always RS256, client `interop-client-es256` -> always ES256;
@@ -116,9 +119,16 @@ function buildProvider(issuer) {
       response_types: [],
       token_endpoint_auth_method: 'client_secret_basic',
     })),
+    // Scopes an opaque (no `resource`) client-credentials token may carry.
+    scopes: SCOPES.split(' '),
     features: {
       clientCredentials: { enabled: true },
       devInteractions: { enabled: false },
+      // DPoP (RFC 9449): a token request with a DPoP proof gets a token bound to its key.
+      dPoP: { enabled: true },
+      // RFC 7662 and RFC 7009, for opaque tokens: any authenticated client may introspect.
+      introspection: { enabled: true },
+      revocation: { enabled: true },
       resourceIndicators: {
         enabled: true,
         // no default resource: a token request without `resource` gets an opaque token
