@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from starlette.types import Scope
 
-from ._algorithms import algorithm_model, key_fits
+from ._algorithms import key_fits
 from ._dpop_policy import (
     DEFAULT_DPOP_ALGORITHMS,
     DEFAULT_DPOP_LEEWAY,
@@ -156,9 +156,7 @@ async def verify_proof(
     if alg not in key.algorithms or not key_fits(alg, key.kty, key.crv):  # RFC 8725 section 3.1
         raise InvalidDPoPProofError(f"proof 'alg' {alg} does not fit its {key.kty} key")
     try:  # section 4.3 item 6
-        valid = algorithm_model(alg).verify(
-            f"{header_segment}.{payload_segment}".encode("ascii"), signature, key.key
-        )
+        valid = key.verify(alg, f"{header_segment}.{payload_segment}".encode("ascii"), signature)
     except (ValueError, TypeError):  # pragma: no cover - joserfc answers False; never a 500 if not
         valid = False
     if not valid:
@@ -253,6 +251,8 @@ def _required_claims(claims: dict[str, Any]) -> tuple[str, str, str, float]:
 
 
 def _check_htu(htu: str, url: str) -> None:
+    if htu == url:  # the common case: a client names the URI as the server sees it
+        return
     try:
         expected = normalize_uri(url)
     except ValueError:

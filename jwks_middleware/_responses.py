@@ -4,6 +4,7 @@ with RFC 9728 `resource_metadata`), a JSON body, and the WebSocket handshake den
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -56,8 +57,12 @@ class Challenges:
     scheme: Literal["bearer", "dpop"] = "bearer"
 
     def for_scheme(self, scheme: Literal["bearer", "dpop"]) -> Challenges:
-        """These challenges, for a request that used `scheme`."""
-        return self if scheme == self.scheme else dataclasses.replace(self, scheme=scheme)
+        """These challenges, for a request that used `scheme` (made once per scheme)."""
+        return self if scheme == self.scheme else self._other_scheme
+
+    @functools.cached_property
+    def _other_scheme(self) -> Challenges:
+        return dataclasses.replace(self, scheme="bearer" if self.scheme == "dpop" else "dpop")
 
     def values(self, error: AuthError) -> list[str]:
         """The `WWW-Authenticate` values of a refusal, the one carrying the error first."""

@@ -93,6 +93,8 @@ class TokenVerifier:
             events=self.events,
             size=settings.max_resolved_issuers + len(self.key_store.listed),
         )
+        if self._introspectors.opaque_issuer is not None and self._cache is not None:
+            self.cached = self._cached_jwt_or_opaque
 
     async def verify(self, token: str) -> Claims:
         """The claims of a valid token; raise an `AuthError` subclass saying why not."""
@@ -165,11 +167,20 @@ class TokenVerifier:
             )
             raise
 
+    def _cached_jwt_or_opaque(self, token: str) -> Claims | None:
+        """`cached`, where opaque tokens are cached too (under their hash)."""
+        cache = self._cache
+        assert cache is not None  # noqa: S101 - installed only with a cache
+        claims = cache.get(token)
+        if claims is None and token.count(".") != 2:
+            claims = cache.get(_opaque_key(token))
+        return claims
+
     async def _verify_opaque(self, token: str, issuer: Issuer, now: float, *, bound: bool) -> Claims:
         """The claims of a token that is not a JWT, from its issuer's introspection answer,
         checked by the same rules as a JWT's claims; answers are cached by the token's hash."""
         cache = self._bound_cache if bound else self._cache
-        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+        digest = _opaque_key(token)
         claims = cache.get(digest) if cache is not None else None
         if claims is not None:
             return claims
@@ -242,6 +253,11 @@ class TokenVerifier:
 
     def __repr__(self) -> str:
         return f"TokenVerifier(issuers={[keys.issuer.issuer for keys in self.key_store.issuers()]!r})"
+
+
+def _opaque_key(token: str) -> str:
+    """The verified-token cache's key of an opaque token: its SHA-256, never the token itself."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def own_or_given_verifier(
