@@ -1,4 +1,4 @@
-"""DPoP (RFC 9449): checking a proof, a token's key binding, and the `DPoP` challenge.
+"""DPoP (RFC 9449): checking a proof and a token's key binding.
 
 A request with a DPoP-bound token carries ``Authorization: DPoP <token>`` and one ``DPoP``
 header holding a proof: a JWT signed by the client's key, naming the request's method and
@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -37,7 +37,6 @@ from ._dpop_policy import (
 )
 from ._dpop_url import normalize_uri
 from ._errors import (
-    AuthError,
     DPoPBindingError,
     InvalidDPoPProofError,
     ReplayedDPoPProofError,
@@ -47,7 +46,6 @@ from ._errors import (
 from ._jwk import KeyRejectedError, VerificationKey, import_jwk
 from ._jws import loads_strict
 from ._replay import ReplayStore
-from ._responses import challenge
 
 __all__ = [
     "DEFAULT_DPOP_ALGORITHMS",
@@ -58,7 +56,6 @@ __all__ = [
     "VerifiedProof",
     "access_token_hash",
     "check_binding",
-    "dpop_challenge",
     "proof_header",
     "verify_proof",
 ]
@@ -70,7 +67,6 @@ _PROOF_TYPES: Final = frozenset({"dpop+jwt", "application/dpop+jwt"})
 # secret of a symmetric key: a proof's `jwk` must carry none (RFC 9449 section 4.3 item 7).
 _PRIVATE_MEMBERS: Final = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 _BASE64URL: Final = re.compile(r"[A-Za-z0-9_-]+")
-_ALGORITHM_NAME: Final = re.compile(r"[A-Za-z0-9+._-]+")
 # Decoded headers and imported keys by the header's encoded form. A client signs every proof
 # under the same header (its `jwk` does not change), so a new proof of a known client needs no
 # key import, which costs more than the signature check. Only headers whose key was imported
@@ -181,18 +177,6 @@ def access_token_hash(access_token: str) -> str:
     """The `ath` of a token: base64url of its SHA-256 (RFC 9449 section 4.2)."""
     digest = hashlib.sha256(_utf8(access_token)).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-def dpop_challenge(error: AuthError, *, algorithms: Iterable[str], realm: str | None = None) -> str:
-    """The ``WWW-Authenticate`` value of the `DPoP` scheme (RFC 9449 section 7.1): the
-    RFC 6750 parameters of `error` (none for `MissingTokenError`) and `algs`, e.g.
-    ``DPoP error="invalid_dpop_proof", error_description="...", algs="ES256 PS256"``."""
-    names = list(algorithms)
-    if not names or not all(_ALGORITHM_NAME.fullmatch(name) for name in names):
-        raise ValueError("algorithms must be JWS algorithm names")
-    params = challenge(error, realm).removeprefix("Bearer").lstrip()
-    algs = f'algs="{" ".join(names)}"'
-    return f"DPoP {params}, {algs}" if params else f"DPoP {algs}"
 
 
 def _split(proof: str, max_bytes: int) -> list[str]:

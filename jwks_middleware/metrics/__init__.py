@@ -31,9 +31,11 @@ def __getattr__(name: str) -> Any:
     if name == "PrometheusMetrics":
         from ._prometheus import PrometheusMetrics
 
+        PrometheusMetrics.__module__ = __name__  # shown under its public path
         return PrometheusMetrics
     if name == "OpenTelemetryMetrics":
         from ._opentelemetry import OpenTelemetryMetrics
 
+        OpenTelemetryMetrics.__module__ = __name__
         return OpenTelemetryMetrics
     raise AttributeError(f"module 'jwks_middleware.metrics' has no attribute {name!r}")
