@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Final
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._claims import Claims
+from ._config import DEFAULT_TOKEN_CACHE_SIZE
 from ._dpop_policy import DPoPPolicy
 from ._errors import (
     AuthError,
@@ -31,9 +32,9 @@ from ._request import (
     CHALLENGES_SCOPE_KEY,
     LIFESPAN_OWNER,
     REFUSAL_SCOPE_KEY,
+    RequestClaims,
     app_challenges,
     completed_metadata,
-    set_request_claims,
     verify_credentials,
 )
 from ._resource_audience import issuers_for_resource
@@ -104,6 +105,7 @@ class JWKSMiddleware:
         #: The RFC 9728 metadata served at its well-known path, completed from the configuration.
         self.metadata: ResourceMetadata | None = None
         self.challenges = BEARER_ONLY
+        self.request_claims = RequestClaims(options.get("token_cache_size", DEFAULT_TOKEN_CACHE_SIZE))
         try:
             if isinstance(exclude_paths, str):
                 raise TypeError("exclude_paths must be a list of paths")
@@ -184,7 +186,7 @@ class JWKSMiddleware:
             if challenges.scheme == "dpop" and self.constraints.dpop.nonces is not None:
                 send = _with_dpop_nonce(send, self.constraints, self.verifier.options.clock)
         scope[CHALLENGES_SCOPE_KEY] = challenges
-        set_request_claims(scope, claims, self.verifier)
+        self.request_claims.put(scope, claims, self.verifier)
         marker = self.sources.websocket_subprotocol
         if marker is not None and scope_type == "websocket" and marker in scope.get("subprotocols", ()):
             send = _answer_subprotocol(scope, send, marker)

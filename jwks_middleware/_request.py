@@ -14,6 +14,7 @@ from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedU
 from starlette.types import Scope
 
 from ._claims import Claims
+from ._config import DEFAULT_TOKEN_CACHE_SIZE
 from ._errors import AuthError, InvalidTokenError
 from ._events import logger
 from ._extract import Credentials
@@ -28,11 +29,11 @@ __all__ = [
     "REFUSAL_SCOPE_KEY",
     "VERIFIED_BY_SCOPE_KEY",
     "ClaimsUser",
+    "RequestClaims",
     "app_challenges",
     "claims_verified_by",
     "completed_metadata",
     "middleware_in_lifespan",
-    "set_request_claims",
     "verify_credentials",
     "verify_or_refuse",
 ]
@@ -43,7 +44,7 @@ __all__ = [
 CHALLENGES_SCOPE_KEY: Final = "jwks_middleware.challenges"
 #: Scope key of the refusal of a token the middleware left to the routes (`optional=True`).
 REFUSAL_SCOPE_KEY: Final = "jwks_middleware.refusal"
-#: Scope key of the verifier that made the request's claims, with those claims.
+#: Scope key of the verifier that made the request's claims.
 VERIFIED_BY_SCOPE_KEY: Final = "jwks_middleware.verified_by"
 #: The middleware whose lifespan is running (its app's lifespan runs in the same task).
 LIFESPAN_OWNER: ContextVar[object | None] = ContextVar("jwks_middleware", default=None)
@@ -81,32 +82,48 @@ class _ClaimsCredentials(AuthCredentials):
         return sorted(self._claims.scopes | {"authenticated"})
 
 
-def set_request_claims(scope: Scope, claims: Claims | None, verifier: TokenVerifier) -> None:
-    """Put the request's claims, made by `verifier`, where apps read them:
-    `request.state.claims`, `scope["auth"]` and `scope["user"]` (so Starlette's own
-    `requires()` works)."""
-    state = scope.get("state")
-    if state is None:
-        state = scope["state"] = {}
-    state["claims"] = claims
-    scope[VERIFIED_BY_SCOPE_KEY] = (verifier, claims)
-    if claims is None:
-        scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
-    else:
-        scope["auth"], scope["user"] = _ClaimsCredentials(claims), ClaimsUser(claims)
+class RequestClaims:
+    """Puts a request's claims where apps read them: `request.state.claims`, `scope["auth"]`
+    and `scope["user"]` (so Starlette's own `requires()` works).
+
+    The `scope["auth"]` and `scope["user"]` objects of one `Claims` (one token: the verifier
+    caches its claims) are made once and shared by its requests, up to `size` tokens; they
+    are read-only, like the claims.
+    """
+
+    __slots__ = ("_made", "_size")
+
+    def __init__(self, size: int = DEFAULT_TOKEN_CACHE_SIZE) -> None:
+        self._size = max(1, size)
+        self._made: dict[int, tuple[Claims, AuthCredentials, BaseUser]] = {}
+
+    def put(self, scope: Scope, claims: Claims | None, verifier: TokenVerifier) -> None:
+        """Put `claims`, made by `verifier`, on the request of `scope`."""
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        state["claims"] = claims
+        scope[VERIFIED_BY_SCOPE_KEY] = verifier
+        if claims is None:
+            scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
+            return
+        made = self._made.get(id(claims))
+        if made is None or made[0] is not claims:  # the identity check: ids are reused
+            if len(self._made) >= self._size:
+                self._made.clear()
+            made = self._made[id(claims)] = (claims, _ClaimsCredentials(claims), ClaimsUser(claims))
+        scope["auth"], scope["user"] = made[1], made[2]
 
 
 def claims_verified_by(scope: Scope, verifier: TokenVerifier) -> Claims | None:
-    """The request's claims when `verifier` made them (and the app did not replace them).
+    """The request's claims when `verifier` made them.
 
     A route with its own verifier reuses only claims of that very verifier: another one may
     trust other issuers, or the same `iss` for other audiences."""
-    made: tuple[TokenVerifier, Claims | None] | None = scope.get(VERIFIED_BY_SCOPE_KEY)
-    if made is None or made[0] is not verifier:
+    if scope.get(VERIFIED_BY_SCOPE_KEY) is not verifier:
         return None
-    claims = made[1]
-    return claims if claims is not None and scope.get("state", {}).get("claims") is claims else None
-
+    claims = scope.get("state", {}).get("claims")
+    return claims if isinstance(claims, Claims) else None
 
 def middleware_in_lifespan() -> bool:
     """True inside the lifespan start-up of an app that a `JWKSMiddleware` wraps."""

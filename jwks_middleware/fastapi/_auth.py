@@ -45,11 +45,11 @@ from .._options import VerifierOptions
 from .._request import (
     CHALLENGES_SCOPE_KEY,
     REFUSAL_SCOPE_KEY,
+    RequestClaims,
     app_challenges,
     claims_verified_by,
     completed_metadata,
     middleware_in_lifespan,
-    set_request_claims,
     verify_credentials,
 )
 from .._resource_audience import issuers_for_resource
@@ -170,6 +170,7 @@ class JWKSAuth:
             verifier = own_or_given_verifier(issuers, verifier, options)
         #: Verifies tokens the middleware did not; None: rely on the middleware.
         self.verifier = verifier
+        self.request_claims = RequestClaims()
         self.realm = realm
         self.constraints = SenderConstraints(
             dpop=dpop,
@@ -294,7 +295,7 @@ class JWKSAuth:
         candidate = auth.sources.header_token(scope)
         claims = verifier.cached(candidate) if candidate is not None else None
         if claims is not None:
-            set_request_claims(scope, claims, verifier)
+            self.request_claims.put(scope, claims, verifier)
             return claims
         return await auth._verify_request(scope, verifier)
 
@@ -311,7 +312,7 @@ class JWKSAuth:
             claims = await verify_credentials(verifier, self.constraints, scope, credentials)
         verified[self] = claims
         # The route sees its own verifier's verdict, as it would see the middleware's.
-        set_request_claims(scope, claims, verifier)
+        self.request_claims.put(scope, claims, verifier)
         return claims
 
     def _challenges_of(self, scope: Scope) -> Challenges:
