@@ -205,6 +205,12 @@ class Issuer:
         self.claims_check = claims_check
         self.is_revoked = is_revoked
         self.revocation_cache_ttl = float(revocation_cache_ttl)
+        #: Whether a verified JWT of this issuer is also asked of the issuer or the app's hooks.
+        self.asks_beyond_signature = (
+            claims_check is not None
+            or is_revoked is not None
+            or (introspection is not None and introspection.all_tokens)
+        )
 
     @property
     def fetches_keys(self) -> bool:

@@ -150,7 +150,9 @@ class TokenVerifier:
                 raise InvalidSignatureError("signature does not match the key")
             # The parsed payload is ours alone: adopted, not copied.
             result = Claims._adopt(claims, issuer.scope_claims, issuer.role_claims)
-            valid_until = await self._beyond_signature(issuer, token, result, now, exp + issuer.leeway)
+            valid_until = exp + issuer.leeway
+            if issuer.asks_beyond_signature:
+                valid_until = await self._beyond_signature(issuer, token, result, now, valid_until)
             cache = self._bound_cache if bound else self._cache
             if cache is not None:
                 valid_from = nbf - issuer.leeway if nbf is not None else -math.inf
