@@ -125,6 +125,7 @@ def claims_verified_by(scope: Scope, verifier: TokenVerifier) -> Claims | None:
     claims = scope.get("state", {}).get("claims")
     return claims if isinstance(claims, Claims) else None
 
+
 def middleware_in_lifespan() -> bool:
     """True inside the lifespan start-up of an app that a `JWKSMiddleware` wraps."""
     return LIFESPAN_OWNER.get() is not None

@@ -20,6 +20,7 @@ TESTS: Final = ROOT / "tests"
 RENAMED: Final = {
     "__init__.py": "test_public_api.py",  # the package's public names
     "providers/_entra.py": "providers/test_entra_id.py",  # named after the preset, `entra_id`
+    "fastapi/_claims_dependency.py": "fastapi/test_dependencies.py",  # with the dependencies it makes
 }
 
 #: Modules without a test module of their own, each with where its behaviour is tested.

@@ -1,11 +1,9 @@
-"""`JWKSAuth` and the `ClaimsDependency` objects it makes: where a request's claims come from
-(the middleware's, or verified here once per request), the guards on them, and the wiring into
-an app (lifespan, refusal handler, the module-level dependencies' fallback). Imported only
-through `jwks_middleware.fastapi`."""
+"""`JWKSAuth`: where a request's claims come from (the middleware's, or verified here once per
+request), the guards on them (`ClaimsDependency` objects), and the wiring into an app
+(lifespan, refusal handler, the module-level dependencies' fallback). Imported only through
+`jwks_middleware.fastapi`."""
 
-# No `from __future__ import annotations`: FastAPI reads the annotations of
-# `ClaimsDependency.__call__` at run time, and older FastAPI releases resolve the string
-# annotations of a callable object in an empty namespace (it has no `__globals__`).
+from __future__ import annotations
 
 import contextlib
 import dataclasses
@@ -14,7 +12,6 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from fastapi import FastAPI, Security
-from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
@@ -28,13 +25,11 @@ from .._authorization import (
     any_scope,
     claim_value,
     claims_rule,
-    missing_scopes,
     names,
-    refusal_of,
 )
 from .._claims import Claims
 from .._dpop_policy import DPoPPolicy
-from .._errors import AuthError, AuthUnavailableError, InsufficientScopeError, MissingTokenError
+from .._errors import AuthError, AuthUnavailableError
 from .._events import logger
 from .._extract import TokenSources
 from .._hooks import ClaimsRule
@@ -57,6 +52,7 @@ from .._resource_metadata import ResourceMetadata
 from .._responses import BEARER_ONLY, Challenges
 from .._sender import SenderConstraints
 from .._verify import TokenVerifier, own_or_given_verifier
+from ._claims_dependency import ClaimsDependency
 from ._openapi import bearer_scheme, describe_requirements
 from ._refusals import AuthHTTPException, refusal_handler
 
@@ -77,50 +73,6 @@ _NOTHING_VERIFIES_REQUEST: Final = (
     "no claims: the request did not pass JWKSMiddleware (is its path excluded?) and no "
     "JWKSAuth with issuers verifies it (give JWKSAuth issuers, or install one on the app)"
 )
-
-
-class ClaimsDependency(SecurityBase):
-    """A FastAPI dependency giving the verified `Claims` of a request, seen by OpenAPI as its
-    `JWKSAuth`'s security scheme. It enforces the `scopes` of the `Security(...)` declarations
-    above it (`SecurityScopes`), then its own `check`. Made by `JWKSAuth`; `current_claims`
-    and `optional_claims` are two of them."""
-
-    def __init__(
-        self,
-        auth: "JWKSAuth",
-        *,
-        optional: bool = False,
-        check: ClaimsCheck | None = None,
-        description: str | None = None,
-    ) -> None:
-        self.model = auth.scheme.model
-        self.scheme_name = auth.scheme.scheme_name
-        self.auth = auth
-        self.optional = optional
-        self.check = check
-        #: What `check` requires, in words, for the OpenAPI operation's description.
-        self.requirement = description
-
-    async def __call__(self, connection: HTTPConnection, security_scopes: SecurityScopes) -> Claims | None:
-        auth = self.auth
-        try:
-            claims = await auth._claims_of(connection)
-            if claims is None:
-                if self.optional:
-                    return None
-                raise MissingTokenError()
-            required = security_scopes.scopes
-            if required and (missing := missing_scopes(claims, required)):
-                raise InsufficientScopeError(required, missing)
-            error = await refusal_of(self.check, claims) if self.check is not None else None
-            if error is not None:
-                raise error
-        except AuthError as error:
-            raise AuthHTTPException(error, auth._challenges_of(connection.scope)) from None
-        return claims
-
-    def __repr__(self) -> str:
-        return f"ClaimsDependency(scheme={self.scheme_name!r}, optional={self.optional})"
 
 
 class JWKSAuth:
@@ -145,7 +97,7 @@ class JWKSAuth:
 
     def __init__(
         self,
-        issuers: "Iterable[Issuer | IssuerResolver] | IssuerResolver | None" = None,
+        issuers: Iterable[Issuer | IssuerResolver] | IssuerResolver | None = None,
         *,
         verifier: TokenVerifier | None = None,
         realm: str | None = None,
@@ -157,7 +109,7 @@ class JWKSAuth:
         client_certificate: CertificateSource | None = None,
         resource_metadata: ResourceMetadata | None = None,
         require_resource_audience: bool = True,
-        **options: "Unpack[VerifierOptions]",
+        **options: Unpack[VerifierOptions],
     ) -> None:
         if issuers is None and verifier is None:
             if options or dpop or client_certificate or resource_metadata:
@@ -274,7 +226,7 @@ class JWKSAuth:
 
     # -- internals ---------------------------------------------------------------------------
 
-    async def _claims_of(self, connection: HTTPConnection) -> Claims | None:
+    async def claims_of(self, connection: HTTPConnection) -> Claims | None:
         scope = connection.scope
         state: dict[str, Any] = scope.setdefault("state", {})
         if self.verifier is None and CHALLENGES_SCOPE_KEY in scope and "claims" in state:
@@ -297,9 +249,9 @@ class JWKSAuth:
         if claims is not None:
             self.request_claims.put(scope, claims, verifier)
             return claims
-        return await auth._verify_request(scope, verifier)
+        return await auth.verify_request(scope, verifier)
 
-    async def _verify_request(self, scope: Scope, verifier: TokenVerifier) -> Claims | None:
+    async def verify_request(self, scope: Scope, verifier: TokenVerifier) -> Claims | None:
         """Verify the request's token the full way, once per request for this `JWKSAuth`."""
         verified: dict[JWKSAuth, Claims | None] = scope.setdefault(_VERIFIED_SCOPE_KEY, {})
         if self in verified:
@@ -315,7 +267,7 @@ class JWKSAuth:
         self.request_claims.put(scope, claims, verifier)
         return claims
 
-    def _challenges_of(self, scope: Scope) -> Challenges:
+    def challenges_of(self, scope: Scope) -> Challenges:
         """The challenges of this request's refusals: those of whoever verified its token."""
         from_middleware: Challenges | None = scope.get(CHALLENGES_SCOPE_KEY)
         installed = _installed(scope.get("app"))
