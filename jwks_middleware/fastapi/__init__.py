@@ -69,6 +69,7 @@ except ImportError as error:  # tested with FastAPI hidden
     ) from error
 
 from ._auth import APP_STATE_KEY, JWKSAuth
+from ._claims_dependency import ClaimsDependency
 from ._dependencies import (
     AuthClaims,
     OptionalAuthClaims,
@@ -80,7 +81,6 @@ from ._dependencies import (
     require_roles,
     require_scopes,
 )
-from ._claims_dependency import ClaimsDependency
 from ._openapi import DEFAULT_SCHEME_NAME, swagger_ui_oauth
 from ._refusals import AuthHTTPException, refusal_handler
 
