@@ -135,8 +135,26 @@ class JWKSMiddleware:
             websocket_query_param=websocket_query_param,
             websocket_subprotocol=websocket_subprotocol,
         )
+        # For the fast path of `__call__`: no path of this middleware is served without a token.
+        self._tokens_only = (
+            self.configuration_error is None and self.metadata is None and not self.exclude_paths
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The common case first: an HTTP request repeating a token the verifier has cached
+        # costs a header scan and a cache lookup (a hit proves these are the bytes of a token
+        # checked in full when first seen). Everything else takes `_handle`.
+        if self._tokens_only and scope["type"] == "http":
+            candidate = self.sources.header_token(scope)
+            claims = self.verifier.cached(candidate) if candidate is not None else None
+            if claims is not None:
+                scope[CHALLENGES_SCOPE_KEY] = self.challenges
+                self.request_claims.put(scope, claims, self.verifier)
+                await self.app(scope, receive, send)
+                return
+        await self._handle(scope, receive, send)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
         if scope_type != "http" and scope_type != "websocket":
             if scope_type == "lifespan":
@@ -157,9 +175,8 @@ class JWKSMiddleware:
         if self.exclude_paths and scope["path"] in self.exclude_paths:
             await self.app(scope, receive, send)
             return
-        # A repeated token costs a header scan and a cache lookup before anything else: a
-        # cache hit proves these are the bytes of a token checked in full when first seen.
-        # Anything else (a miss, spaces, another spelling of the scheme) goes the full way.
+        # As in `__call__`; anything else (a miss, spaces, another spelling of the scheme)
+        # goes the full way.
         candidate = self.sources.header_token(scope)
         claims = self.verifier.cached(candidate) if candidate is not None else None
         challenges = self.challenges
