@@ -25,7 +25,7 @@ from jwks_middleware import (
     TokenVerifier,
     requires_check,
 )
-from jwks_middleware.fastapi import JWKSAuth
+from jwks_middleware.fastapi import JWKSAuth, require_check
 
 pytestmark = pytest.mark.anyio
 
@@ -200,3 +200,18 @@ def test_fastapi_route_checks_refuse_with_403_and_show_in_openapi() -> None:
         assert "t-2" not in refused.text
         description = client.get("/openapi.json").json()["paths"]["/tenant"]["get"]["description"]
         assert description == "Requires: a token of our tenant"
+
+
+def test_the_module_level_guard_and_the_lifespan_wiring_describe_the_requirement() -> None:
+    auth = JWKSAuth([make_issuer()], clock=Clock())
+    app = FastAPI(lifespan=auth.lifespan)
+
+    @app.get("/tenant", dependencies=[require_check(in_our_tenant, description="a token of our tenant")])
+    async def tenant() -> dict[str, str]:
+        return {"tenant": "ours"}
+
+    with TestClient(app) as client:
+        assert client.get("/tenant", headers=bearer(mint(tid="t-1"))).json() == {"tenant": "ours"}
+        assert client.get("/tenant", headers=bearer(mint(tid="t-2"))).status_code == 403
+        operation = client.get("/openapi.json").json()["paths"]["/tenant"]["get"]
+        assert operation["description"] == "Requires: a token of our tenant"

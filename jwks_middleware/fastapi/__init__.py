@@ -27,7 +27,8 @@ Names:
   token), or `Claims | None` (None for an anonymous request; a bad token is still refused).
   `AuthClaims` and `OptionalAuthClaims` are the `Annotated` aliases of both.
 - `require_scopes(*scopes)` (every one), `require_any_scope`, `require_roles` (every one, from
-  `Claims.roles`), `require_any_role`, `require_claim(name, *accepted_values)`: guards for
+  `Claims.roles`), `require_any_role`, `require_claim(name, *accepted_values)`,
+  `require_check(check, description=...)` (the app's own rule): guards for
   ``dependencies=[...]`` of a route or a router, or a parameter default
   (``claims: Claims = require_scopes("read:items")``). They are FastAPI `Security`
   dependencies: `require_scopes` lists its scopes in the operation's security requirement,
@@ -77,6 +78,7 @@ from ._dependencies import (
     optional_claims,
     require_any_role,
     require_any_scope,
+    require_check,
     require_claim,
     require_roles,
     require_scopes,
@@ -97,6 +99,7 @@ __all__ = [
     "refusal_handler",
     "require_any_role",
     "require_any_scope",
+    "require_check",
     "require_claim",
     "require_roles",
     "require_scopes",

@@ -189,6 +189,8 @@ class JWKSAuth:
         """Lifespan of an app: preload keys and start refreshing them, stop on shutdown; and
         make this the `JWKSAuth` of the module-level dependencies for `app`."""
         _register(app, self)
+        if isinstance(app, FastAPI):
+            describe_requirements(app)
         if self.verifier is None:
             if not middleware_in_lifespan():  # every request would be refused: fail now
                 raise ValueError(_NOTHING_VERIFIES_APP)
@@ -217,7 +219,7 @@ class JWKSAuth:
                 yield state
 
         app.router.lifespan_context = lifespan  # type: ignore[assignment]  # state passes through
-        if isinstance(app, FastAPI):
+        if isinstance(app, FastAPI):  # before it starts: the document may be asked for first
             describe_requirements(app)
 
     def ready(self) -> bool:

@@ -11,6 +11,7 @@ from fastapi import Security
 
 from .._authorization import ClaimName
 from .._claims import Claims
+from .._hooks import ClaimsRule
 from ._auth import JWKSAuth
 
 _DEFAULT: Final = JWKSAuth()
@@ -49,3 +50,8 @@ def require_any_role(*roles: str) -> Any:
 def require_claim(name: ClaimName, *accepted_values: object) -> Any:
     """Guard: claim `name` (or a path) present and, when values are given, one of them."""
     return _DEFAULT.require_claim(name, *accepted_values)
+
+
+def require_check(check: ClaimsRule, *, description: str | None = None) -> Any:
+    """Guard: the app's own rule, `check(claims)` answering `True` (see `JWKSAuth.require_check`)."""
+    return _DEFAULT.require_check(check, description=description)

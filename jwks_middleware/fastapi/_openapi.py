@@ -55,6 +55,8 @@ def describe_requirements(app: FastAPI) -> None:
     """Make `app`'s OpenAPI document say, in each operation's description, what its guards
     with a description require (`JWKSAuth.require_check(..., description=...)`)."""
     generate = app.openapi
+    if getattr(generate, "describes_requirements", False):
+        return  # once per app, however often its lifespan starts
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
@@ -72,6 +74,7 @@ def describe_requirements(app: FastAPI) -> None:
                     operation["description"] = "\n\n".join(line for line in lines if line)
         return document
 
+    openapi.describes_requirements = True  # type: ignore[attr-defined]
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise
 
 
