@@ -23,7 +23,7 @@ import asyncio
 import math
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import httpx
 
@@ -44,6 +44,9 @@ from ._keys.fetch import Fetcher, FetchError, HTTPClient, post_form
 from ._urls import check_fetch_url
 
 __all__ = ["Introspection", "Introspector", "MetadataSource"]
+
+#: An active answer's members, and until when they may be reused.
+_Answer: TypeAlias = tuple[Mapping[str, Any], float]
 
 
 class Introspector:
@@ -88,7 +91,7 @@ class Introspector:
         )
         self._active = AnswerCache(config.cache_size, clock)
         self._inactive = AnswerCache(min(config.cache_size, INACTIVE_TOKEN_CACHE_SIZE), clock)
-        self._in_flight: dict[bytes, asyncio.Future[Mapping[str, Any]]] = {}
+        self._in_flight: dict[bytes, asyncio.Future[_Answer]] = {}
 
     def __repr__(self) -> str:
         return f"Introspector({self.issuer!r}, client_id={self.config.client_id!r})"
@@ -100,10 +103,17 @@ class Introspector:
         Raises `InvalidTokenError` when the issuer says the token is not active (or answers
         an object without ``active: true``), `AuthUnavailableError` when it cannot be asked.
         """
+        return (await self.answer(token))[0]
+
+    async def answer(self, token: str) -> tuple[dict[str, Any], float]:
+        """`introspect`, and until when (seconds since the epoch) the answer may be reused:
+        the end of its freshness however long ago it was asked, so that a verdict built on
+        it never outlives `cache_ttl` (a stale answer, while the endpoint is down: at most
+        `cache_ttl` more, never past its `max_stale`)."""
         key = token_key(token)
         entry = self._active.get(key)
         if entry is not None and self._clock() < entry.fresh_until:
-            return dict(entry.claims or {})
+            return dict(entry.claims or {}), entry.fresh_until
         if self._inactive.get(key) is not None:
             raise InvalidTokenError("the issuer said the token is not active (a remembered answer)")
         flight = self._in_flight.get(key)
@@ -112,7 +122,8 @@ class Introspector:
             self._in_flight[key] = flight
             flight.add_done_callback(lambda done: self._landed(key, done))
         # Shielded: a request that goes away does not cancel the answer the others wait for.
-        return dict(await asyncio.shield(flight))
+        claims, until = await asyncio.shield(flight)
+        return dict(claims), until
 
     def forget(self, token: str) -> None:
         """Drop the cached answer for `token` (after a logout or revocation the app learnt of)."""
@@ -125,12 +136,12 @@ class Introspector:
         self._active.clear()
         self._inactive.clear()
 
-    def _landed(self, key: bytes, flight: asyncio.Future[Mapping[str, Any]]) -> None:
+    def _landed(self, key: bytes, flight: asyncio.Future[_Answer]) -> None:
         del self._in_flight[key]
         if not flight.cancelled():
             flight.exception()  # retrieved, even when every waiter went away
 
-    async def _ask(self, token: str, key: bytes) -> Mapping[str, Any]:
+    async def _ask(self, token: str, key: bytes) -> _Answer:
         try:
             document = await self._post(token)
         except FetchError as error:
@@ -167,7 +178,7 @@ class Introspector:
                 allow_http=allow_http,
             )
 
-    def _unavailable(self, key: bytes, detail: str, *, refused: bool = False) -> Mapping[str, Any]:
+    def _unavailable(self, key: bytes, detail: str, *, refused: bool = False) -> _Answer:
         if refused:
             # RFC 7662 section 2.3: 401 means this API's own credentials were refused; the
             # token was not judged, so it is no reason to refuse it, and the operator must act.
@@ -181,11 +192,11 @@ class Introspector:
         stale = self._active.get(key)
         if stale is not None and stale.claims is not None:
             self._events.emit("introspection_failed", self.issuer, f"{detail}; a cached answer is used")
-            return stale.claims
+            return stale.claims, min(stale.usable_until, self._clock() + self.config.cache_ttl)
         self._events.emit("introspection_failed", self.issuer, detail)
         raise AuthUnavailableError(f"the token could not be introspected: {detail}")
 
-    def _judge(self, document: Any, key: bytes) -> Mapping[str, Any]:
+    def _judge(self, document: Any, key: bytes) -> _Answer:
         if not isinstance(document, dict):
             raise InvalidTokenError("the introspection answer is not a JSON object")
         active = document.get("active")
@@ -199,15 +210,16 @@ class Introspector:
             raise InvalidTokenError("the issuer says the token is not active")
         claims = {name: value for name, value in document.items() if name != "active"}
         claims.setdefault("iss", self.issuer)
-        self._remember(key, claims)
-        return claims
+        return claims, self._remember(key, claims)
 
-    def _remember(self, key: bytes, claims: Mapping[str, Any]) -> None:
+    def _remember(self, key: bytes, claims: Mapping[str, Any]) -> float:
+        """Cache an active answer; give until when it is fresh."""
         now, config = self._clock(), self.config
         exp = claims.get("exp", math.inf)
         if isinstance(exp, bool) or not isinstance(exp, (int, float)):
-            return  # a malformed `exp` is the claim checks' to refuse; never cached
+            return now  # a malformed `exp` is the claim checks' to refuse; never cached
         fresh_until = min(exp, now + config.cache_ttl)
         usable_until = min(exp, fresh_until + config.max_stale)
         if usable_until > now:
             self._active.put(key, CachedAnswer(claims, fresh_until, usable_until))
+        return fresh_until

@@ -39,7 +39,7 @@ class Verified:
 
     def __init__(
         self,
-        token: str,
+        token: str | bytes,
         claims: Claims,
         keys: _UsableKeys,
         key: VerificationKey | None,
@@ -82,11 +82,13 @@ class TokenCache:
     def __init__(self, size: int, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._generation_size = max(1, size // 2)
-        self._young: dict[str, Verified] = {}
-        self._old: dict[str, Verified] = {}
+        self._young: dict[str | bytes, Verified] = {}
+        self._old: dict[str | bytes, Verified] = {}
 
-    def get(self, token: str) -> Claims | None:
-        """The claims of `token` if it is cached and still valid now, else None."""
+    def get(self, token: str | bytes) -> Claims | None:
+        """The claims of `token` if it is cached and still valid now, else None. A token
+        given as bytes is the digest of an opaque token (`_introspection_cache.token_key`):
+        bytes never equal a string, so no token can pass for another's digest."""
         key = token[-_KEY_CHARS:]
         entry = self._young.get(key)
         if entry is None:
@@ -109,7 +111,7 @@ class TokenCache:
         """Remember a verified token."""
         self._insert(entry.token[-_KEY_CHARS:], entry)
 
-    def _insert(self, key: str, entry: Verified) -> None:
+    def _insert(self, key: str | bytes, entry: Verified) -> None:
         young = self._young
         if len(young) >= self._generation_size:
             self._old = young

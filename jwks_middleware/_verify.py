@@ -9,7 +9,6 @@ the key (which may refresh the issuer's keys) and the signature, checked with th
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -27,6 +26,7 @@ from ._errors import (
 )
 from ._events import Events
 from ._hooks import run_issuer_hooks
+from ._introspection_cache import token_key
 from ._introspectors import Introspectors
 from ._issuer import Issuer
 from ._jwk import VerificationKey
@@ -94,7 +94,7 @@ class TokenVerifier:
             size=settings.max_resolved_issuers + len(self.key_store.listed),
         )
         if self._introspectors.opaque_issuer is not None and self._cache is not None:
-            self.cached = self._cached_jwt_or_opaque
+            self.cached = _by_digest(self._cache)
 
     async def verify(self, token: str) -> Claims:
         """The claims of a valid token; raise an `AuthError` subclass saying why not."""
@@ -169,31 +169,26 @@ class TokenVerifier:
             )
             raise
 
-    def _cached_jwt_or_opaque(self, token: str) -> Claims | None:
-        """`cached`, where opaque tokens are cached too (under their hash)."""
-        cache = self._cache
-        assert cache is not None  # noqa: S101 - installed only with a cache
-        claims = cache.get(token)
-        if claims is None and token.count(".") != 2:
-            claims = cache.get(_opaque_key(token))
-        return claims
-
     async def _verify_opaque(self, token: str, issuer: Issuer, now: float, *, bound: bool) -> Claims:
         """The claims of a token that is not a JWT, from its issuer's introspection answer,
-        checked by the same rules as a JWT's claims; answers are cached by the token's hash."""
+        checked by the same rules as a JWT's claims; verdicts are cached by the token's digest
+        (bytes, which no token given as a string can equal)."""
+        if len(token) > self._max_token_bytes:
+            raise MalformedTokenError(f"token of {len(token)} bytes is larger than {self._max_token_bytes}")
         cache = self._bound_cache if bound else self._cache
-        digest = _opaque_key(token)
+        digest = token_key(token)
         claims = cache.get(digest) if cache is not None else None
         if claims is not None:
             return claims
-        if len(token) > self._max_token_bytes:
-            raise MalformedTokenError(f"token of {len(token)} bytes is larger than {self._max_token_bytes}")
-        answer = await self._introspectors.of(issuer).introspect(token)
+        answer, fresh_until = await self._introspectors.of(issuer).answer(token)
         exp, nbf = check_claims(answer, issuer, now)
         if not bound:
             check_bearer(answer, issuer)
         result = Claims._adopt(answer, issuer.scope_claims, issuer.role_claims)
-        valid_until = await self._beyond_signature(issuer, None, result, now, exp + issuer.leeway)
+        # Until the answer's own freshness ends, however long ago it was asked.
+        valid_until = await self._beyond_signature(
+            issuer, None, result, now, min(exp + issuer.leeway, fresh_until)
+        )
         if cache is not None:
             valid_from = nbf - issuer.leeway if nbf is not None else -math.inf
             cache.put(Verified(digest, result, NO_KEYS, None, valid_from, valid_until))
@@ -207,12 +202,12 @@ class TokenVerifier:
         introspection = issuer.introspection
         if token is not None and introspection is not None and introspection.all_tokens:
             try:
-                await self._introspectors.of(issuer).introspect(token)
+                _, fresh_until = await self._introspectors.of(issuer).answer(token)
             except InvalidTokenError:  # RFC 7662 section 2.2: revoked, or otherwise ended
                 raise RevokedTokenError("the issuer says the token is no longer active") from None
-            valid_until = min(valid_until, now + introspection.cache_ttl)
-        elif token is None and introspection is not None:
-            valid_until = min(valid_until, now + introspection.cache_ttl)
+            # Until the answer's own freshness ends, however long ago it was asked: a verdict
+            # pushed out of the token cache and made again never stretches `cache_ttl`.
+            valid_until = min(valid_until, fresh_until)
         if issuer.claims_check is not None or issuer.is_revoked is not None:
             await run_issuer_hooks(issuer.claims_check, issuer.is_revoked, claims)
             if issuer.is_revoked is not None:
@@ -257,9 +252,15 @@ class TokenVerifier:
         return f"TokenVerifier(issuers={[keys.issuer.issuer for keys in self.key_store.issuers()]!r})"
 
 
-def _opaque_key(token: str) -> str:
-    """The verified-token cache's key of an opaque token: its SHA-256, never the token itself."""
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+def _by_digest(cache: TokenCache) -> Callable[[str], Claims | None]:
+    """`cached` when opaque tokens are taken: a JWT is looked up as it is, any other token by
+    its digest (how its verdict is stored: bytes, which no token given as a string can equal,
+    so the digest of a token never passes for the token)."""
+
+    def cached(token: str) -> Claims | None:
+        return cache.get(token if token.count(".") == 2 else token_key(token))
+
+    return cached
 
 
 def own_or_given_verifier(

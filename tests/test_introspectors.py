@@ -3,6 +3,8 @@ takes opaque tokens (configuration decides, never the token)."""
 
 from __future__ import annotations
 
+import hashlib
+
 import httpx
 import pytest
 from support import ISSUER, OTHER_ISSUER, Clock, make_issuer, mint
@@ -65,3 +67,16 @@ def test_two_issuers_taking_opaque_tokens_are_a_configuration_error() -> None:
             make_issuer(OTHER_ISSUER, introspection=introspection(opaque_tokens=False, all_tokens=True)),
         ]
     )
+
+
+async def test_the_digest_of_a_cached_opaque_token_is_no_token() -> None:
+    """Verdicts are kept under the token's SHA-256: that digest, sent as a token, opens nothing."""
+    asked: list[str] = []
+    verifier = TokenVerifier(
+        [make_issuer(introspection=introspection())], clock=Clock(), http_client=answering(asked)
+    )
+    assert await verifier.verify("an-opaque-reference")
+    digest = hashlib.sha256(b"an-opaque-reference").hexdigest()
+    assert verifier.cached(digest) is None
+    await verifier.verify(digest)  # not the cached verdict: asked of the issuer like any token
+    assert asked[-1] == f"token={digest}&token_type_hint=access_token"

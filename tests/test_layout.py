@@ -42,8 +42,6 @@ UNMIRRORED: Final = {
     "providers/_combine.py": "one resolver from the presets: providers/test_common.py",
     "testing/_mtls.py": "the test certificate authority: test_mtls.py, integration/test_mtls_server.py",
     "uvicorn.py": "uvicorn's TLS extension: integration/test_mtls_server.py on a real uvicorn",
-    "_urls.py": "which URLs may be fetched: test_issuer.py, keys/test_fetch.py, test_resource_metadata.py",
-    "_token_cache.py": "the verified-token cache: test_verify.py",
     "_introspection_config.py": "the introspection settings: test_introspection.py",
     "_public.py": "public classes under their public path: test_public_api.py",
     "_dpop_policy.py": "the DPoP policy's checks: test_dpop.py (with the proofs it governs)",

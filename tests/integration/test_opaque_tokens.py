@@ -17,7 +17,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from support import Clock
 
-from jwks_middleware import Claims, Introspection, Issuer, JWKSMiddleware, TokenVerifier, requires_scopes
+from jwks_middleware import (
+    Claims,
+    Introspection,
+    Issuer,
+    JWKSMiddleware,
+    RevokedTokenError,
+    TokenVerifier,
+    requires_scopes,
+)
 from jwks_middleware.fastapi import JWKSAuth
 from jwks_middleware.testing import LocalIssuer
 
@@ -166,3 +174,23 @@ def test_opaque_tokens_go_to_one_configured_issuer_only(issuer: LocalIssuer) -> 
         TokenVerifier([introspecting(issuer), other_introspecting()])
     # Told by configuration which one takes opaque tokens, both may introspect their JWTs.
     TokenVerifier([introspecting(issuer), other_introspecting(opaque_tokens=False, all_tokens=True)])
+
+
+async def test_a_verdict_made_again_from_a_cached_answer_ends_with_that_answer(
+    issuer: LocalIssuer, clock: Clock
+) -> None:
+    """A verdict pushed out of a small token cache and made again from the introspection answer
+    still cached ends when that answer's freshness ends, not `cache_ttl` later."""
+    config = issuer.config(introspection=issuer.introspection(all_tokens=True, cache_ttl=30))
+    async with TokenVerifier([config], clock=clock, token_cache_size=2) as verifier:
+        token = issuer.issue()
+        assert await verifier.verify(token)
+        issuer.revoke(token)
+        clock.advance(15)
+        for index in range(4):  # push the verdict out of the token cache
+            assert await verifier.verify(issuer.issue(f"user-{index}"))
+        assert verifier.cached(token) is None
+        assert await verifier.verify(token)  # the first answer, still fresh
+        clock.advance(15)
+        with pytest.raises(RevokedTokenError):
+            await verifier.verify(token)
