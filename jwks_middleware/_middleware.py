@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Final
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._claims import Claims
-from ._config import DEFAULT_TOKEN_CACHE_SIZE
 from ._dpop_policy import DPoPPolicy
 from ._errors import (
     AuthError,
@@ -105,7 +104,7 @@ class JWKSMiddleware:
         #: The RFC 9728 metadata served at its well-known path, completed from the configuration.
         self.metadata: ResourceMetadata | None = None
         self.challenges = BEARER_ONLY
-        self.request_claims = RequestClaims(options.get("token_cache_size", DEFAULT_TOKEN_CACHE_SIZE))
+        self.request_claims = RequestClaims()
         try:
             if isinstance(exclude_paths, str):
                 raise TypeError("exclude_paths must be a list of paths")

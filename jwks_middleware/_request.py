@@ -14,7 +14,6 @@ from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedU
 from starlette.types import Scope
 
 from ._claims import Claims
-from ._config import DEFAULT_TOKEN_CACHE_SIZE
 from ._errors import AuthError, InvalidTokenError
 from ._events import logger
 from ._extract import Credentials
@@ -82,6 +81,11 @@ class _ClaimsCredentials(AuthCredentials):
         return sorted(self._claims.scopes | {"authenticated"})
 
 
+# Tokens whose Starlette objects are kept: the busy ones. Keeping more costs a token seen
+# for the first time more than it saves (more live objects for the garbage collector).
+_RECENT_TOKENS: Final = 1024
+
+
 class RequestClaims:
     """Puts a request's claims where apps read them: `request.state.claims`, `scope["auth"]`
     and `scope["user"]` (so Starlette's own `requires()` works).
@@ -93,7 +97,7 @@ class RequestClaims:
 
     __slots__ = ("_made", "_size")
 
-    def __init__(self, size: int = DEFAULT_TOKEN_CACHE_SIZE) -> None:
+    def __init__(self, size: int = _RECENT_TOKENS) -> None:
         self._size = max(1, size)
         self._made: dict[int, tuple[Claims, AuthCredentials, BaseUser]] = {}
 
