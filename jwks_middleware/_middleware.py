@@ -151,9 +151,11 @@ class JWKSMiddleware:
                 self.request_claims.put(scope, claims, self.verifier)
                 await self.app(scope, receive, send)
                 return
-        await self._handle(scope, receive, send)
+            await self._handle(scope, receive, send, candidate)
+        else:
+            await self._handle(scope, receive, send, None)
 
-    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, candidate: str | None) -> None:
         scope_type = scope["type"]
         if scope_type != "http" and scope_type != "websocket":
             if scope_type == "lifespan":
@@ -174,9 +176,11 @@ class JWKSMiddleware:
         if self.exclude_paths and scope["path"] in self.exclude_paths:
             await self.app(scope, receive, send)
             return
-        # As in `__call__`; anything else (a miss, spaces, another spelling of the scheme)
-        # goes the full way.
-        candidate = self.sources.header_token(scope)
+        # `candidate`: the header's Bearer credentials, as in `__call__` (which scans only the
+        # requests of its short path); anything else (a miss, spaces, another spelling of the
+        # scheme) goes the full way.
+        if not (self._tokens_only and scope_type == "http"):
+            candidate = self.sources.header_token(scope)
         claims = self.verifier.cached(candidate) if candidate is not None else None
         challenges = self.challenges
         if claims is None:

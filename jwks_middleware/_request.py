@@ -156,7 +156,12 @@ async def _verify_bound(
 
 async def verify_or_refuse(verifier: TokenVerifier, token: str) -> Claims:
     """`verifier.verify`, with any unexpected failure logged and turned into a refusal."""
-    return await _guarded(verifier.verify(token), token)
+    try:
+        return await verifier.verify(token)
+    except AuthError:
+        raise
+    except Exception as error:  # noqa: BLE001
+        raise _refusal_of(error, token) from None
 
 
 async def _guarded(verification: Awaitable[Claims], token: str) -> Claims:
@@ -165,11 +170,16 @@ async def _guarded(verification: Awaitable[Claims], token: str) -> Claims:
     except AuthError:
         raise
     except Exception as error:  # noqa: BLE001
-        # Never a 500 from authentication: log the failure and refuse. The error's text may
-        # quote its input, so the token and its parts are cut out of what is logged.
-        trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        logger.error("unexpected error while verifying a token\n%s", _redact(trace, token))
-        raise InvalidTokenError(f"unexpected {type(error).__name__}") from None
+        raise _refusal_of(error, token) from None
+
+
+def _refusal_of(error: Exception, token: str) -> InvalidTokenError:
+    """The refusal of a token whose check failed unexpectedly, the failure logged: never a 500
+    from authentication. The error's text may quote its input, so the token and its parts are
+    cut out of what is logged."""
+    trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    logger.error("unexpected error while verifying a token\n%s", _redact(trace, token))
+    return InvalidTokenError(f"unexpected {type(error).__name__}")
 
 
 def _redact(text: str, token: str) -> str:
