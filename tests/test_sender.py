@@ -514,6 +514,15 @@ def test_a_resource_with_a_path_has_its_metadata_at_the_path_inserted_url(front:
         assert client.get("/items", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
+def test_an_issuer_whose_audience_is_not_the_resource_is_a_configuration_error() -> None:
+    metadata = ResourceMetadata("https://elsewhere.example.test")
+    with pytest.raises(ValueError, match="RFC 8707"):
+        JWKSAuth(issuers=[local.config(jwks=local.jwks())], resource_metadata=metadata)
+    # Built by the server inside its event loop (Starlette's middleware stack): 503, never 500.
+    response = TestClient(protected("middleware", resource_metadata=metadata)).get("/items")
+    assert response.status_code == 503
+
+
 def test_the_resource_audience_can_be_left_to_the_issuer_configuration(front: str) -> None:
     metadata = ResourceMetadata("https://elsewhere.example.test")
     with TestClient(protected(front, resource_metadata=metadata, require_resource_audience=False)) as client:
