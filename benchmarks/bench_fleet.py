@@ -324,9 +324,11 @@ def _number(value: float | None, unit: str) -> str:
 
 
 def write_section(path: Path, section: str) -> None:
-    """Replace the section in RESULTS.md, or add it before "## Machine and versions"."""
+    """Replace the section in RESULTS.md (the one under the same heading, `section`'s first
+    line), or add it before "## Machine and versions"."""
     text = path.read_text(encoding="utf-8")
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    heading = section.splitlines()[0]
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
     if pattern.search(text):
         text = pattern.sub(lambda _: section + "\n", text)
     elif "\n## Machine and versions" in text:

@@ -12,9 +12,19 @@ import base64
 import hashlib
 import hmac
 import math
+import time
+from collections.abc import Callable
 from typing import Final
 
-__all__ = ["DEFAULT_NONCE_LIFETIME", "MIN_NONCE_SECRET_BYTES", "NonceSource"]
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = [
+    "DEFAULT_NONCE_LIFETIME",
+    "MIN_NONCE_SECRET_BYTES",
+    "DPoPNonceMiddleware",
+    "NonceSource",
+    "send_with_nonces",
+]
 
 #: Length of a nonce window, in seconds: a nonce is accepted for one to two windows.
 DEFAULT_NONCE_LIFETIME: Final = 300.0
@@ -26,6 +36,8 @@ _LABEL: Final = b"jwks-middleware DPoP nonce\x00"
 _WINDOW_BYTES: Final = 8
 _MAC_BYTES: Final = 16  # 128 bits: guessing one is hopeless
 _NONCE_CHARACTERS: Final = 32  # base64url of 24 bytes, no padding
+# The messages that start an answer with headers: a response, or a WebSocket handshake denial.
+_ANSWER_STARTS: Final = frozenset({"http.response.start", "websocket.http.response.start"})
 
 
 class NonceSource:
@@ -87,3 +99,43 @@ class NonceSource:
     def _mac(self, window: int) -> bytes:
         message = _LABEL + window.to_bytes(_WINDOW_BYTES, "big")
         return hmac.new(self._key, message, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def send_with_nonces(send: Send, nonces: NonceSource, clock: Callable[[], float]) -> Send:
+    """`send`, giving the client its next nonce on every answer (RFC 9449 section 8.2), so that
+    it has a current one before the one it uses expires; an answer that already carries a
+    `DPoP-Nonce` (a ``use_dpop_nonce`` refusal) keeps its own."""
+
+    async def send_with_nonce(message: Message) -> None:
+        if message["type"] in _ANSWER_STARTS:
+            headers = list(message.get("headers", ()))
+            if not any(name.lower() == b"dpop-nonce" for name, _ in headers):
+                headers.append((b"dpop-nonce", nonces.issue(clock()).encode("ascii")))
+                message = {**message, "headers": headers}
+        await send(message)
+
+    return send_with_nonce
+
+
+class DPoPNonceMiddleware:
+    """Gives a `DPoP-Nonce` on every answer of a request sent with ``Authorization: DPoP``,
+    success or refusal, in front of an app whose routes check the proofs themselves (the
+    FastAPI dependencies; `JWKSMiddleware` does the same for the requests it checks)."""
+
+    def __init__(self, app: ASGIApp, *, nonces: NonceSource, clock: Callable[[], float] = time.time) -> None:
+        self.app = app
+        self.nonces = nonces
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and _uses_dpop(scope):
+            send = send_with_nonces(send, self.nonces, self.clock)
+        await self.app(scope, receive, send)
+
+
+def _uses_dpop(scope: Scope) -> bool:
+    # The scheme is case-insensitive (RFC 9110 section 11.1); the dependencies check the rest.
+    return any(
+        name == b"authorization" and value.lstrip()[:5].lower() == b"dpop "
+        for name, value in scope["headers"]
+    )

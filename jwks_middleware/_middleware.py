@@ -7,12 +7,13 @@ Pure ASGI (no `BaseHTTPMiddleware`): `http` and `websocket` requests are authent
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._claims import Claims
+from ._dpop_nonce import send_with_nonces
 from ._dpop_policy import DPoPPolicy
 from ._errors import (
     AuthError,
@@ -191,8 +192,11 @@ class JWKSMiddleware:
                 return
             try:
                 credentials = self._credentials(scope, candidate)
-                if credentials is not None:
-                    challenges = challenges.for_scheme(credentials.scheme)
+                if credentials is not None and credentials.scheme == "dpop":
+                    challenges = challenges.for_scheme("dpop")
+                    nonces = self.constraints.dpop.nonces
+                    if nonces is not None:  # on every answer, refusals included (RFC 9449 section 8.2)
+                        send = send_with_nonces(send, nonces, self.verifier.options.clock)
                 claims = await self._authenticate(scope, credentials)
             except AuthError as error:
                 if not (self.optional and isinstance(error, _LEFT_TO_ROUTES)):
@@ -203,8 +207,6 @@ class JWKSMiddleware:
                 # refuses it with this error.
                 scope[REFUSAL_SCOPE_KEY] = error
                 claims = None
-            if challenges.scheme == "dpop" and self.constraints.dpop.nonces is not None:
-                send = _with_dpop_nonce(send, self.constraints, self.verifier.options.clock)
         scope[CHALLENGES_SCOPE_KEY] = challenges
         self.request_claims.put(scope, claims, self.verifier)
         marker = self.sources.websocket_subprotocol
@@ -268,21 +270,6 @@ def _answer_subprotocol(scope: Scope, send: Send, marker: str) -> Send:
         await send(message)
 
     return send_with_subprotocol
-
-
-def _with_dpop_nonce(send: Send, constraints: SenderConstraints, clock: Callable[[], float]) -> Send:
-    """Give the client its next DPoP nonce on every answer (RFC 9449 section 8.2), so that it
-    has a current one before the one it uses expires."""
-    nonces = constraints.dpop.nonces
-    assert nonces is not None  # noqa: S101 - only called with nonces on
-
-    async def send_with_nonce(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            nonce = nonces.issue(clock()).encode("ascii")
-            message = {**message, "headers": [*message.get("headers", ()), (b"dpop-nonce", nonce)]}
-        await send(message)
-
-    return send_with_nonce
 
 
 def _event_loop_running() -> bool:

@@ -89,7 +89,8 @@ class SenderConstraints:
         if credentials.scheme == "dpop":
             await self._check_dpop(scope, credentials.token, claims, issuer, now)
         elif "jkt" in bindings:  # RFC 9449 section 7.2: a DPoP-bound token needs its proof
-            raise DPoPBindingError("a DPoP-bound token was sent with the Bearer scheme")
+            # The refusal `verify` gives (`check_bearer`), whether or not certificates are checked.
+            raise KeyBoundTokenError("token is bound to a DPoP key and was sent with the Bearer scheme")
         elif issuer.dpop == "required" and "x5t#S256" not in bindings:
             raise UnboundTokenError("token is not DPoP-bound, and its issuer requires DPoP")
         if "x5t#S256" in bindings:

@@ -28,6 +28,7 @@ from .._authorization import (
     names,
 )
 from .._claims import Claims
+from .._dpop_nonce import DPoPNonceMiddleware
 from .._dpop_policy import DPoPPolicy
 from .._errors import AuthError, AuthUnavailableError
 from .._events import logger
@@ -48,7 +49,7 @@ from .._request import (
     verify_credentials,
 )
 from .._resource_audience import issuers_for_resource
-from .._resource_metadata import ResourceMetadata
+from .._resource_metadata import ResourceMetadata, ResourceMetadataMiddleware
 from .._responses import BEARER_ONLY, Challenges
 from .._sender import SenderConstraints
 from .._verify import TokenVerifier, own_or_given_verifier
@@ -129,7 +130,7 @@ class JWKSAuth:
             client_certificate=client_certificate,
             clock=verifier.options.clock if verifier else time.time,
         )
-        #: The RFC 9728 metadata, completed from the configuration (the app serves it).
+        #: The RFC 9728 metadata, completed from the configuration (`install` serves it).
         self.metadata: ResourceMetadata | None = None
         self.challenges = Challenges(realm)
         if verifier is not None:
@@ -204,13 +205,20 @@ class JWKSAuth:
 
     def install(self, app: Starlette) -> None:
         """Wire this into `app` before it starts: `lifespan` around the app's own lifespan,
-        `refusal_handler` for `AuthHTTPException`, and the module-level dependencies' fallback."""
+        `refusal_handler` for `AuthHTTPException`, and the module-level dependencies' fallback;
+        with `resource_metadata`, the document served at its well-known path (no token), and
+        with DPoP nonces, a `DPoP-Nonce` on every answer of a DPoP request."""
         if app.middleware_stack is not None:
             raise RuntimeError("install() must be called before the app starts")
         if _installed(app) is not None:
             raise ValueError("a JWKSAuth is installed on this app already")
         _register(app, self)
         app.add_exception_handler(AuthHTTPException, refusal_handler)
+        nonces = self.constraints.dpop.nonces
+        if nonces is not None and self.verifier is not None:
+            app.add_middleware(DPoPNonceMiddleware, nonces=nonces, clock=self.verifier.options.clock)
+        if self.metadata is not None:  # outermost: RFC 9728 section 3, served before anything
+            app.add_middleware(ResourceMetadataMiddleware, metadata=self.metadata)
         app_lifespan = app.router.lifespan_context
 
         @contextlib.asynccontextmanager
