@@ -59,10 +59,11 @@ def bench(session: nox.Session) -> None:
     """Benchmarks against peers; rewrites benchmarks/RESULTS.md."""
     session.install("-e", ".[fastapi]", *_group("bench"))
     session.run("python", "benchmarks/run.py", *session.posargs)
-    # run.py rewrites RESULTS.md whole; the fleet simulation and the other token kinds then put
-    # their sections back.
+    # run.py rewrites RESULTS.md whole; the fleet simulation, the other token kinds and the DPoP
+    # breakdown then put their sections back.
     session.run("python", "benchmarks/bench_fleet.py")
     session.run("python", "benchmarks/bench_token_kinds.py")
+    session.run("python", "benchmarks/bench_dpop.py")
 
 
 @nox.session
