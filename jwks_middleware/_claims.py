@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, final
 
 __all__ = ["Claims", "collect_values"]
 
@@ -12,6 +12,7 @@ _DEFAULT_SCOPE_CLAIMS = (("scope",), ("scp",), ("permissions",))
 _DEFAULT_ROLE_CLAIMS = (("roles",),)
 
 
+@final
 class Claims(Mapping[str, Any]):
     """The verified claims of a token: equal, as a mapping, to the token's payload.
 

@@ -35,11 +35,12 @@ from ._request import (
     RequestClaims,
     app_challenges,
     completed_metadata,
+    logged_refusal,
     verify_credentials,
 )
 from ._resource_audience import issuers_for_resource
 from ._resource_metadata import ResourceMetadata
-from ._responses import BEARER_ONLY, send_refusal
+from ._responses import BEARER_ONLY, Challenges, send_refusal
 from ._sender import SenderConstraints
 from ._verify import TokenVerifier, own_or_given_verifier
 
@@ -135,26 +136,58 @@ class JWKSMiddleware:
             websocket_query_param=websocket_query_param,
             websocket_subprotocol=websocket_subprotocol,
         )
-        # For the fast path of `__call__`: no path of this middleware is served without a token.
+        # For the fast paths of `__call__`: no path of this middleware is served without a
+        # token; and Bearer credentials are never a certificate-bound or an opaque token.
         self._tokens_only = (
             self.configuration_error is None and self.metadata is None and not self.exclude_paths
         )
+        self._bearer_inline = (
+            self._tokens_only
+            and self.constraints.client_certificate is None
+            and not self.verifier.takes_opaque_tokens
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The common case first: an HTTP request repeating a token the verifier has cached
-        # costs a header scan and a cache lookup (a hit proves these are the bytes of a token
-        # checked in full when first seen). Everything else takes `_handle`.
+        # The common cases first: an HTTP request with `Authorization: Bearer <token>`. A token
+        # the verifier has cached costs a header scan and a cache lookup (a hit proves these
+        # are the bytes of a token checked in full when first seen); a new one goes straight
+        # to the verifier. Everything else takes `_handle`.
         if self._tokens_only and scope["type"] == "http":
             candidate = self.sources.header_token(scope)
-            claims = self.verifier.cached(candidate) if candidate is not None else None
-            if claims is not None:
-                scope[CHALLENGES_SCOPE_KEY] = self.challenges
-                self.request_claims.put(scope, claims, self.verifier)
-                await self.app(scope, receive, send)
-                return
+            if candidate is not None:
+                claims = self.verifier.cached(candidate)
+                if claims is not None:
+                    scope[CHALLENGES_SCOPE_KEY] = self.challenges
+                    self.request_claims.put(scope, claims, self.verifier)
+                    await self.app(scope, receive, send)
+                    return
+                if self._bearer_inline and scope["method"] != "OPTIONS":  # never a CORS preflight
+                    await self._first_sight(scope, receive, send, candidate)
+                    return
             await self._handle(scope, receive, send, candidate)
         else:
             await self._handle(scope, receive, send, None)
+
+    async def _first_sight(self, scope: Scope, receive: Receive, send: Send, candidate: str) -> None:
+        """`_handle` for the Bearer credentials of an HTTP request's header, not cached, when
+        they can only be a bearer JWT (no client certificates, no opaque tokens): the verifier
+        without the layers around it."""
+        try:
+            found = self.verifier.begin(candidate)
+            claims: Claims | None = found if type(found) is Claims else await found
+        except AuthError as error:
+            if not is_b64token(candidate):  # not one token: the full rules decide (400, or a token)
+                await self._handle(scope, receive, send, candidate)
+                return
+            if await self._refused(error, scope, receive, send, self.challenges):
+                return
+            claims = None
+        except Exception as error:  # noqa: BLE001 - never a 500 from authentication
+            await send_refusal(logged_refusal(error, candidate), scope, receive, send, self.challenges)
+            return
+        scope[CHALLENGES_SCOPE_KEY] = self.challenges
+        self.request_claims.put(scope, claims, self.verifier)
+        await self.app(scope, receive, send)
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, candidate: str | None) -> None:
         scope_type = scope["type"]
@@ -199,13 +232,8 @@ class JWKSMiddleware:
                         send = send_with_nonces(send, nonces, self.verifier.options.clock)
                 claims = await self._authenticate(scope, credentials)
             except AuthError as error:
-                if not (self.optional and isinstance(error, _LEFT_TO_ROUTES)):
-                    await send_refusal(error, scope, receive, send, challenges)
+                if await self._refused(error, scope, receive, send, challenges):
                     return
-                # Not addressed to this middleware's issuers: a route with its own issuers
-                # (`JWKSAuth(issuers=...)`) may trust it; whatever relies on this middleware
-                # refuses it with this error.
-                scope[REFUSAL_SCOPE_KEY] = error
                 claims = None
         scope[CHALLENGES_SCOPE_KEY] = challenges
         self.request_claims.put(scope, claims, self.verifier)
@@ -213,6 +241,19 @@ class JWKSMiddleware:
         if marker is not None and scope_type == "websocket" and marker in scope.get("subprotocols", ()):
             send = _answer_subprotocol(scope, send, marker)
         await self.app(scope, receive, send)
+
+    async def _refused(
+        self, error: AuthError, scope: Scope, receive: Receive, send: Send, challenges: Challenges
+    ) -> bool:
+        """Answer the refusal of a request's token, and say True; with `optional=True` a token
+        not addressed to this middleware's issuers is left to the routes instead (False): a
+        route with its own issuers (`JWKSAuth(issuers=...)`) may trust it, and whatever relies
+        on this middleware refuses it with this error."""
+        if self.optional and isinstance(error, _LEFT_TO_ROUTES):
+            scope[REFUSAL_SCOPE_KEY] = error
+            return False
+        await send_refusal(error, scope, receive, send, challenges)
+        return True
 
     def _credentials(self, scope: Scope, candidate: str | None) -> Credentials | None:
         # The header's Bearer credentials, when they are one b64token, are what `credentials`

@@ -32,6 +32,7 @@ __all__ = [
     "app_challenges",
     "claims_verified_by",
     "completed_metadata",
+    "logged_refusal",
     "middleware_in_lifespan",
     "verify_credentials",
     "verify_or_refuse",
@@ -161,7 +162,7 @@ async def verify_or_refuse(verifier: TokenVerifier, token: str) -> Claims:
     except AuthError:
         raise
     except Exception as error:  # noqa: BLE001
-        raise _refusal_of(error, token) from None
+        raise logged_refusal(error, token) from None
 
 
 async def _guarded(verification: Awaitable[Claims], token: str) -> Claims:
@@ -170,10 +171,10 @@ async def _guarded(verification: Awaitable[Claims], token: str) -> Claims:
     except AuthError:
         raise
     except Exception as error:  # noqa: BLE001
-        raise _refusal_of(error, token) from None
+        raise logged_refusal(error, token) from None
 
 
-def _refusal_of(error: Exception, token: str) -> InvalidTokenError:
+def logged_refusal(error: Exception, token: str) -> InvalidTokenError:
     """The refusal of a token whose check failed unexpectedly, the failure logged: never a 500
     from authentication. The error's text may quote its input, so the token and its parts are
     cut out of what is logged."""

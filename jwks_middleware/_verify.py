@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._claims import Claims
 from ._errors import (
@@ -30,7 +30,8 @@ from ._introspection_cache import token_key
 from ._introspectors import Introspectors
 from ._issuer import Issuer
 from ._jwk import VerificationKey
-from ._jws import parse_token
+from ._jws import UnverifiedToken, parse_token
+from ._keys.issuer_keys import IssuerKeys
 from ._keys.store import IssuerResolver, KeyStore
 from ._options import VerifierOptions, VerifierSettings
 from ._policy import check_bearer, check_claims, check_header_policy
@@ -93,14 +94,17 @@ class TokenVerifier:
             events=self.events,
             size=settings.max_resolved_issuers + len(self.key_store.listed),
         )
-        if self._introspectors.opaque_issuer is not None and self._cache is not None:
+        #: Whether a token that is not a JWT goes to an issuer's introspection endpoint.
+        self.takes_opaque_tokens = self._introspectors.opaque_issuer is not None
+        if self.takes_opaque_tokens and self._cache is not None:
             self.cached = _by_digest(self._cache)
 
     async def verify(self, token: str) -> Claims:
         """The claims of a valid token; raise an `AuthError` subclass saying why not."""
         claims = self.cached(token)
         if claims is None:
-            claims = await self._verify_new(token)
+            found = self.begin(token)
+            claims = found if type(found) is Claims else await found
         return claims
 
     async def verify_bound(self, token: str) -> Claims:
@@ -112,21 +116,23 @@ class TokenVerifier:
         cache = self._bound_cache
         claims = cache.get(token) if cache is not None else None
         if claims is None:
-            claims = await self._verify_new(token, bound=True)
+            found = self.begin(token, bound=True)
+            claims = found if type(found) is Claims else await found
         return claims
 
-    async def _verify_new(self, token: str, *, bound: bool = False) -> Claims:
-        """`verify` for a token the caller just failed to find in the cache."""
+    def begin(self, token: str, *, bound: bool = False) -> Claims | Coroutine[Any, Any, Claims]:
+        """Verify a token the cache did not answer, without awaiting when nothing needs to be
+        awaited: its claims when its issuer's keys are loaded and there is nothing to ask
+        (the common case), else the coroutine that finishes the work (awaiting a key fetch,
+        the issuer's introspection endpoint, the issuer's hooks). Raise an `AuthError`
+        subclass saying why the token is refused."""
         started = time.perf_counter()
         now = self._clock()
         issuer_name: str | None = None  # known once `iss` is found trusted
-        opaque_issuer = self._introspectors.opaque_issuer
         try:
+            opaque_issuer = self._introspectors.opaque_issuer
             if opaque_issuer is not None and token.count(".") != 2:  # not a compact JWS
-                issuer_name = opaque_issuer.issuer
-                result = await self._verify_opaque(token, opaque_issuer, now, bound=bound)
-                self.events.verified(issuer_name, time.perf_counter() - started)
-                return result
+                return self._verify_opaque(token, opaque_issuer, now, bound=bound, started=started)
             unverified = parse_token(token, max_bytes=self._max_token_bytes)
             header, claims = unverified.header, unverified.claims
             iss = claims.get("iss")
@@ -139,40 +145,70 @@ class TokenVerifier:
             exp, nbf = check_claims(claims, issuer, now)
             if not bound:
                 check_bearer(claims, issuer)
-            alg = header["alg"]
-            kid = header.get("kid")
-            key = keys.loaded_key(kid, alg) or await keys.find_key(kid, alg)
-            try:
-                valid = key.verify(alg, unverified.signing_input, unverified.signature)
-            except (ValueError, TypeError):
-                valid = False
-            if not valid:
-                raise InvalidSignatureError("signature does not match the key")
-            # The parsed payload is ours alone: adopted, not copied.
-            result = Claims._adopt(claims, issuer.scope_claims, issuer.role_claims)
-            valid_until = exp + issuer.leeway
-            if issuer.asks_beyond_signature:
-                valid_until = await self._beyond_signature(issuer, token, result, now, valid_until)
-            cache = self._bound_cache if bound else self._cache
-            if cache is not None:
-                valid_from = nbf - issuer.leeway if nbf is not None else -math.inf
-                cache.put(Verified(token, result, keys, key, valid_from, valid_until))
-            self.events.verified(issuer_name, time.perf_counter() - started)
-            return result
+            checking = _Checking(token, bound, started, now, unverified, keys, exp, nbf)
+            key = keys.loaded_key(header.get("kid"), header["alg"])
+            if key is None or issuer.asks_beyond_signature:
+                return self._finish(checking, key)
+            return self._accept(checking, key, _signed_claims(unverified, key, issuer), exp + issuer.leeway)
         except AuthError as error:
-            self.events.emit(
-                "token_refused",
-                issuer_name,
-                error.detail,
-                reason=error.reason,
-                duration=time.perf_counter() - started,
-            )
+            self._refused(error, issuer_name, started)
             raise
 
-    async def _verify_opaque(self, token: str, issuer: Issuer, now: float, *, bound: bool) -> Claims:
+    async def _finish(self, checking: _Checking, key: VerificationKey | None) -> Claims:
+        """The rest of `begin`'s work on a JWT: find its key, which may refresh the issuer's
+        keys; ask the issuer about it (`all_tokens`) and run the issuer's hooks."""
+        keys, unverified = checking.keys, checking.unverified
+        issuer = keys.issuer
+        try:
+            if key is None:
+                key = await keys.find_key(unverified.header.get("kid"), unverified.header["alg"])
+            claims = _signed_claims(unverified, key, issuer)
+            valid_until = checking.exp + issuer.leeway
+            if issuer.asks_beyond_signature:
+                valid_until = await self._beyond_signature(
+                    issuer, checking.token, claims, checking.now, valid_until
+                )
+            return self._accept(checking, key, claims, valid_until)
+        except AuthError as error:
+            self._refused(error, issuer.issuer, checking.started)
+            raise
+
+    def _accept(
+        self, checking: _Checking, key: VerificationKey | None, claims: Claims, valid_until: float
+    ) -> Claims:
+        """Remember the verdict on a token found valid, and count it."""
+        issuer = checking.keys.issuer
+        cache = self._bound_cache if checking.bound else self._cache
+        if cache is not None:
+            valid_from = checking.nbf - issuer.leeway if checking.nbf is not None else -math.inf
+            cache.put(Verified(checking.token, claims, checking.keys, key, valid_from, valid_until))
+        self.events.verified(issuer.issuer, time.perf_counter() - checking.started)
+        return claims
+
+    def _refused(self, error: AuthError, issuer_name: str | None, started: float) -> None:
+        self.events.emit(
+            "token_refused",
+            issuer_name,
+            error.detail,
+            reason=error.reason,
+            duration=time.perf_counter() - started,
+        )
+
+    async def _verify_opaque(
+        self, token: str, issuer: Issuer, now: float, *, bound: bool, started: float
+    ) -> Claims:
         """The claims of a token that is not a JWT, from its issuer's introspection answer,
         checked by the same rules as a JWT's claims; verdicts are cached by the token's digest
         (bytes, which no token given as a string can equal)."""
+        try:
+            claims = await self._introspected_claims(token, issuer, now, bound=bound)
+        except AuthError as error:
+            self._refused(error, issuer.issuer, started)
+            raise
+        self.events.verified(issuer.issuer, time.perf_counter() - started)
+        return claims
+
+    async def _introspected_claims(self, token: str, issuer: Issuer, now: float, *, bound: bool) -> Claims:
         if len(token) > self._max_token_bytes:
             raise MalformedTokenError(f"token of {len(token)} bytes is larger than {self._max_token_bytes}")
         cache = self._bound_cache if bound else self._cache
@@ -250,6 +286,31 @@ class TokenVerifier:
 
     def __repr__(self) -> str:
         return f"TokenVerifier(issuers={[keys.issuer.issuer for keys in self.key_store.issuers()]!r})"
+
+
+class _Checking(NamedTuple):
+    """What `begin` found of a JWT whose verification goes on in `_finish`."""
+
+    token: str
+    bound: bool
+    started: float  # for the duration of the verification, in events
+    now: float
+    unverified: UnverifiedToken
+    keys: IssuerKeys
+    exp: float
+    nbf: float | None
+
+
+def _signed_claims(unverified: UnverifiedToken, key: VerificationKey, issuer: Issuer) -> Claims:
+    """The claims of a token whose signature `key` confirms; raise InvalidSignatureError."""
+    try:
+        valid = key.verify(unverified.header["alg"], unverified.signing_input, unverified.signature)
+    except (ValueError, TypeError):
+        valid = False
+    if not valid:
+        raise InvalidSignatureError("signature does not match the key")
+    # The parsed payload is ours alone: adopted, not copied.
+    return Claims._adopt(unverified.claims, issuer.scope_claims, issuer.role_claims)
 
 
 def _by_digest(cache: TokenCache) -> Callable[[str], Claims | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Final
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from asgi_helpers import (
     clock,
     closed_port,
     default_routes,
+    forge,
     http_scope,
     issuer,
     make_app,
@@ -29,7 +31,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import Receive, Scope, Send
-from support import AUDIENCE, ISSUER, NOW, mint
+from support import AUDIENCE, ISSUER, NOW, RSA_KID, claims, header, mint
 
 from jwks_middleware import Claims, Issuer, JWKSMiddleware, TokenVerifier, requires_scopes
 
@@ -237,6 +239,43 @@ def test_optional_leaves_a_token_not_addressed_to_it_to_the_routes(token: str, d
     assert client.get("/guarded").headers["www-authenticate"] == "Bearer"  # anonymous: no error code
 
 
+# -- a new token's two ways ----------------------------------------------------------
+
+_NEW_TOKENS: Final = {
+    "valid": mint(),
+    "expired": mint(exp=int(NOW) - 3600),
+    "another audience": mint(aud="https://other-api.test"),
+    "untrusted issuer": mint(iss="https://other-issuer.test/"),
+    "forged signature": forge(header(), claims()),
+    "alg none": forge({"alg": "none", "kid": RSA_KID}, claims()),
+    "unknown kid": mint(kid="unknown"),
+    "bound to a DPoP key": mint(cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+    "not base64url": "a$b.c.d",
+    "two parts": "abc.def",
+    "encrypted (five parts)": "a.b.c.d.e",
+    "not one token": "abc,def",
+    "spaces before": "   " + mint(),
+    "spaces inside": mint()[:20] + " " + mint()[20:],
+    "larger than allowed": "a" * 20_000,
+}
+
+
+@pytest.mark.parametrize("optional", [False, True], ids=["required", "optional"])
+@pytest.mark.parametrize("token", list(_NEW_TOKENS.values()), ids=list(_NEW_TOKENS))
+def test_a_new_token_gets_the_same_answer_the_short_way_and_the_full_way(token: str, optional: bool) -> None:
+    # `Authorization: Bearer ...` of an HTTP request goes straight to the verifier; with a
+    # cookie source enabled every request takes the full way (all sources, every rule).
+    def answer(**options: object) -> tuple[int, str | None, str]:
+        response = TestClient(make_app(optional=optional, **options)).get(
+            "/", headers={"Authorization": f"Bearer {token}"}
+        )
+        return response.status_code, response.headers.get("www-authenticate"), response.text
+
+    short, full = answer(), answer(cookie_name="access_token")
+    assert short == full
+    assert short[0] in {200, 400, 401}
+
+
 # -- excluded paths -------------------------------------------------------------------
 
 
@@ -267,10 +306,10 @@ def test_exclude_paths_given_as_a_string_is_a_type_error() -> None:
 def test_unexpected_verifier_error_is_a_401_invalid_token_and_logged(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def broken(self: TokenVerifier, token: str) -> Claims:
+    def broken(self: TokenVerifier, token: str, *, bound: bool = False) -> Claims:
         raise RuntimeError("database is down")
 
-    monkeypatch.setattr(TokenVerifier, "verify", broken)
+    monkeypatch.setattr(TokenVerifier, "begin", broken)
     token = mint()
     with caplog.at_level(logging.DEBUG, logger="jwks_middleware"):
         response = TestClient(make_app()).get("/", headers=bearer(token))
@@ -286,11 +325,11 @@ def test_unexpected_verifier_error_is_a_401_invalid_token_and_logged(
 def test_unexpected_error_echoing_the_token_does_not_log_the_token(
     token: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def echoing(self: TokenVerifier, token: str) -> Claims:
+    def echoing(self: TokenVerifier, token: str, *, bound: bool = False) -> Claims:
         payload = token.split(".")[1]
         raise ValueError(f"cannot handle {token!r} (payload {payload})")
 
-    monkeypatch.setattr(TokenVerifier, "verify", echoing)
+    monkeypatch.setattr(TokenVerifier, "begin", echoing)
     with caplog.at_level(logging.DEBUG, logger="jwks_middleware"):
         response = TestClient(make_app()).get("/", headers=bearer(token))
     assert response.status_code == 401

@@ -28,6 +28,8 @@ class ClaimsSource(Protocol):
     @property
     def scheme(self) -> SecurityBase: ...
 
+    def cached_claims(self, scope: Scope) -> "Claims | None": ...
+
     async def claims_of(self, connection: HTTPConnection) -> "Claims | None": ...
 
     def challenges_of(self, scope: Scope) -> Challenges: ...
@@ -58,7 +60,9 @@ class ClaimsDependency(SecurityBase):
     async def __call__(self, connection: HTTPConnection, security_scopes: SecurityScopes) -> Claims | None:
         auth = self.auth
         try:
-            claims = await auth.claims_of(connection)
+            claims = auth.cached_claims(connection.scope)  # the common case, without awaiting
+            if claims is None:
+                claims = await auth.claims_of(connection)
             if claims is None:
                 if self.optional:
                     return None
