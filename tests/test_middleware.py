@@ -265,7 +265,7 @@ _NEW_TOKENS: Final = {
 def test_a_new_token_gets_the_same_answer_the_short_way_and_the_full_way(token: str, optional: bool) -> None:
     # `Authorization: Bearer ...` of an HTTP request goes straight to the verifier; with a
     # cookie source enabled every request takes the full way (all sources, every rule).
-    def answer(**options: object) -> tuple[int, str | None, str]:
+    def answer(**options: str) -> tuple[int, str | None, str]:
         response = TestClient(make_app(optional=optional, **options)).get(
             "/", headers={"Authorization": f"Bearer {token}"}
         )
