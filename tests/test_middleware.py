@@ -265,13 +265,13 @@ _NEW_TOKENS: Final = {
 def test_a_new_token_gets_the_same_answer_the_short_way_and_the_full_way(token: str, optional: bool) -> None:
     # `Authorization: Bearer ...` of an HTTP request goes straight to the verifier; with a
     # cookie source enabled every request takes the full way (all sources, every rule).
-    def answer(**options: str) -> tuple[int, str | None, str]:
-        response = TestClient(make_app(optional=optional, **options)).get(
+    def answer(cookie_name: str | None = None) -> tuple[int, str | None, str]:
+        response = TestClient(make_app(optional=optional, cookie_name=cookie_name)).get(
             "/", headers={"Authorization": f"Bearer {token}"}
         )
         return response.status_code, response.headers.get("www-authenticate"), response.text
 
-    short, full = answer(), answer(cookie_name="access_token")
+    short, full = answer(), answer("access_token")
     assert short == full
     assert short[0] in {200, 400, 401}
 
