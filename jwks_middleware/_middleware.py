@@ -141,6 +141,7 @@ class JWKSMiddleware:
         self._tokens_only = (
             self.configuration_error is None and self.metadata is None and not self.exclude_paths
         )
+        self._header_only = self._tokens_only and self.sources.cookie_name is None
         self._bearer_inline = (
             self._tokens_only
             and self.constraints.client_certificate is None
@@ -152,8 +153,17 @@ class JWKSMiddleware:
         # the verifier has cached costs a header scan and a cache lookup (a hit proves these
         # are the bytes of a token checked in full when first seen); a new one goes straight
         # to the verifier. Everything else takes `_handle`.
-        if self._tokens_only and scope["type"] == "http":
-            candidate = self.sources.header_token(scope)
+        if self._header_only and scope["type"] == "http":
+            # `TokenSources.header_token`, written out (what this saves: benchmarks/RESULTS.md).
+            authorization = candidate = None
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    if authorization is not None:
+                        break
+                    authorization = value
+            else:
+                if authorization is not None and authorization.startswith(b"Bearer "):
+                    candidate = authorization[7:].decode("latin-1")
             if candidate is not None:
                 claims = self.verifier.cached(candidate)
                 if claims is not None:
@@ -213,7 +223,7 @@ class JWKSMiddleware:
         # `candidate`: the header's Bearer credentials, as in `__call__` (which scans only the
         # requests of its short path); anything else (a miss, spaces, another spelling of the
         # scheme) goes the full way.
-        if not (self._tokens_only and scope_type == "http"):
+        if not (self._header_only and scope_type == "http"):
             candidate = self.sources.header_token(scope)
         claims = self.verifier.cached(candidate) if candidate is not None else None
         challenges = self.challenges

@@ -145,11 +145,13 @@ class TokenVerifier:
             exp, nbf = check_claims(claims, issuer, now)
             if not bound:
                 check_bearer(claims, issuer)
-            checking = _Checking(token, bound, started, now, unverified, keys, exp, nbf)
             key = keys.loaded_key(header.get("kid"), header["alg"])
             if key is None or issuer.asks_beyond_signature:
-                return self._finish(checking, key)
-            return self._accept(checking, key, _signed_claims(unverified, key, issuer), exp + issuer.leeway)
+                return self._finish(_Checking(token, bound, started, now, unverified, keys, exp, nbf), key)
+            result = _signed_claims(unverified, key, issuer)
+            self._remember(token, result, keys, key, nbf, exp + issuer.leeway, bound=bound)
+            self.events.verified(issuer_name, time.perf_counter() - started)
+            return result
         except AuthError as error:
             self._refused(error, issuer_name, started)
             raise
@@ -168,22 +170,30 @@ class TokenVerifier:
                 valid_until = await self._beyond_signature(
                     issuer, checking.token, claims, checking.now, valid_until
                 )
-            return self._accept(checking, key, claims, valid_until)
+            self._remember(checking.token, claims, keys, key, checking.nbf, valid_until, bound=checking.bound)
         except AuthError as error:
             self._refused(error, issuer.issuer, checking.started)
             raise
-
-    def _accept(
-        self, checking: _Checking, key: VerificationKey | None, claims: Claims, valid_until: float
-    ) -> Claims:
-        """Remember the verdict on a token found valid, and count it."""
-        issuer = checking.keys.issuer
-        cache = self._bound_cache if checking.bound else self._cache
-        if cache is not None:
-            valid_from = checking.nbf - issuer.leeway if checking.nbf is not None else -math.inf
-            cache.put(Verified(checking.token, claims, checking.keys, key, valid_from, valid_until))
         self.events.verified(issuer.issuer, time.perf_counter() - checking.started)
         return claims
+
+    def _remember(
+        self,
+        token: str,
+        claims: Claims,
+        keys: IssuerKeys,
+        key: VerificationKey,
+        nbf: float | None,
+        valid_until: float,
+        *,
+        bound: bool,
+    ) -> None:
+        """Cache the verdict on a valid token, from its `nbf` (leeway included) until
+        `valid_until`, while `key` stays in its issuer's keys."""
+        cache = self._bound_cache if bound else self._cache
+        if cache is not None:
+            valid_from = nbf - keys.issuer.leeway if nbf is not None else -math.inf
+            cache.put(Verified(token, claims, keys, key, valid_from, valid_until))
 
     def _refused(self, error: AuthError, issuer_name: str | None, started: float) -> None:
         self.events.emit(
