@@ -70,7 +70,7 @@ LABELS: Final = {
     "trick_scanner": "tricks: the same with the JSON scanner called directly",
     "trick_joserfc": "tricks: the same with joserfc's `verify` instead of the direct check",
     "trick_cached_control": "tricks: ours, cached token, through the swapping layer (control)",
-    "trick_cached_header_token": "tricks: the same with the header scanned by `header_token`",
+    "trick_cached_header_token": "tricks: the same with the header read through `header_token`",
     "fastapi": "bare FastAPI (no auth)",
     "fastapi_security": "reference: FastAPI + one trivial `Security` dependency",
     "fastapi_ours_cached": "FastAPI + our dependency (JWKSAuth), repeated token",

@@ -525,7 +525,7 @@ def render(results: Results, options: Options) -> str:
         "## Speed tricks, with and without",
         "",
         f"Each trick alone in a loop ({STAGE_TOKENS:,} RS256 tokens, 15 interleaved rounds, median µs per "
-        "token; for the signature: the warm rows of the table above; for the header scan: a "
+        "token; for the signature: the warm rows of the table above; for the header: a "
         "cached request around an app that does nothing), and inside RS256 requests: six more "
         "variants of the in-process rounds (the `tricks:` rows of the RS256 table, first sight "
         "and cached), the package's attributes swapped during each request, the control too; the "
@@ -614,8 +614,9 @@ def render(results: Results, options: Options) -> str:
         "joserfc stays the JOSE layer (key import, algorithm registry); "
         "`tests/test_signature_checks.py` checks both give the same verdict on every test token and "
         "on the PyJWT, Authlib and jwcrypto tokens, accepted and refused alike.",
-        "- Cached path: the middleware scans the `Authorization` header in place (the tricks "
-        "table); FastAPI's dependency looks a repeated token up before awaiting anything.",
+        "- Cached path: the middleware reads the `Authorization` header with `bearer_credentials`, "
+        "its token sources checked once at construction (the tricks table); FastAPI's dependency "
+        "looks a repeated token up before awaiting anything.",
         "- The process-global header dict became a `functools.lru_cache` on `_jws._header`, kept for "
         "what it saves (the tricks table); the JSON scanner is no longer called directly "
         "(`JSONDecoder.decode`), the gain being within the noise of a request.",

@@ -7,7 +7,7 @@ request malformed (400). The header's scheme is `Bearer`, or `DPoP` for a DPoP-b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final, Literal, NamedTuple
 from urllib.parse import parse_qsl
 
@@ -15,7 +15,14 @@ from starlette.types import Scope
 
 from ._errors import InvalidRequestError
 
-__all__ = ["Credentials", "TokenSources", "is_b64token", "is_cors_preflight", "without_subprotocol_token"]
+__all__ = [
+    "Credentials",
+    "TokenSources",
+    "bearer_credentials",
+    "is_b64token",
+    "is_cors_preflight",
+    "without_subprotocol_token",
+]
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN_CHARACTERS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
@@ -56,7 +63,7 @@ class TokenSources:
     token])``), and the token is the value that follows the marker.
     """
 
-    __slots__ = ("cookie_name", "websocket_query_param", "websocket_subprotocol")
+    __slots__ = ("cookie_name", "header_only", "websocket_query_param", "websocket_subprotocol")
 
     def __init__(
         self,
@@ -72,6 +79,9 @@ class TokenSources:
         self.cookie_name = cookie_name
         self.websocket_query_param = websocket_query_param
         self.websocket_subprotocol = websocket_subprotocol
+        #: Whether the Authorization header is the only source of HTTP requests' tokens (then
+        #: `bearer_credentials` finds them the fast way).
+        self.header_only = cookie_name is None
 
     def token(self, scope: Scope) -> str | None:
         """The request's token, None when it sent none; raise InvalidRequestError."""
@@ -106,27 +116,33 @@ class TokenSources:
         return found[0] if found else None
 
     def header_token(self, scope: Scope) -> str | None:
-        """The fast way to a token: the credentials of the request's one Authorization header
-        written `Bearer <credentials>`, when that header is the only enabled source; None
-        otherwise (then ask `token`, which applies every rule).
-
-        The credentials are not checked yet: a token found in the verifier's cache is known to
-        be well formed; any other must pass `is_b64token`, and then equals what `token` finds.
-        """
+        """The fast way to a token: `bearer_credentials` when the header is the only enabled
+        source of this request's tokens; None otherwise (then ask `token`, which applies
+        every rule)."""
         if self.cookie_name is not None or (
             scope["type"] == "websocket"
             and (self.websocket_query_param is not None or self.websocket_subprotocol is not None)
         ):
             return None
-        authorization: bytes | None = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                if authorization is not None:
-                    return None  # two headers: `token` refuses the request
-                authorization = value
-        if authorization is None or not authorization.startswith(b"Bearer "):
-            return None
-        return authorization[7:].decode("latin-1")
+        return bearer_credentials(scope["headers"])
+
+
+def bearer_credentials(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The credentials of a request's one Authorization header written `Bearer <credentials>`;
+    None for any other header, or none, or two (then `TokenSources.token` applies every rule).
+
+    The credentials are not checked yet: a token found in the verifier's cache is known to be
+    well formed; any other must pass `is_b64token`, and then equals what `token` finds.
+    """
+    authorization: bytes | None = None
+    for name, value in headers:
+        if name == b"authorization":
+            if authorization is not None:
+                return None  # two headers: `token` refuses the request
+            authorization = value
+    if authorization is None or not authorization.startswith(b"Bearer "):
+        return None
+    return authorization[7:].decode("latin-1")
 
 
 def _authorization(header: bytes) -> Credentials | None:

@@ -23,7 +23,14 @@ from ._errors import (
     UntrustedIssuerError,
 )
 from ._events import logger
-from ._extract import Credentials, TokenSources, is_b64token, is_cors_preflight, without_subprotocol_token
+from ._extract import (
+    Credentials,
+    TokenSources,
+    bearer_credentials,
+    is_b64token,
+    is_cors_preflight,
+    without_subprotocol_token,
+)
 from ._issuer import Issuer
 from ._keys.store import IssuerResolver
 from ._mtls import CertificateSource
@@ -141,7 +148,7 @@ class JWKSMiddleware:
         self._tokens_only = (
             self.configuration_error is None and self.metadata is None and not self.exclude_paths
         )
-        self._header_only = self._tokens_only and self.sources.cookie_name is None
+        self._header_only = self._tokens_only and self.sources.header_only
         self._bearer_inline = (
             self._tokens_only
             and self.constraints.client_certificate is None
@@ -154,16 +161,7 @@ class JWKSMiddleware:
         # are the bytes of a token checked in full when first seen); a new one goes straight
         # to the verifier. Everything else takes `_handle`.
         if self._header_only and scope["type"] == "http":
-            # `TokenSources.header_token`, written out (what this saves: benchmarks/RESULTS.md).
-            authorization = candidate = None
-            for name, value in scope["headers"]:
-                if name == b"authorization":
-                    if authorization is not None:
-                        break
-                    authorization = value
-            else:
-                if authorization is not None and authorization.startswith(b"Bearer "):
-                    candidate = authorization[7:].decode("latin-1")
+            candidate = bearer_credentials(scope["headers"])
             if candidate is not None:
                 claims = self.verifier.cached(candidate)
                 if claims is not None:

@@ -32,7 +32,7 @@ from .._dpop_nonce import DPoPNonceMiddleware
 from .._dpop_policy import DPoPPolicy
 from .._errors import AuthError, AuthUnavailableError
 from .._events import logger
-from .._extract import TokenSources
+from .._extract import TokenSources, bearer_credentials
 from .._hooks import ClaimsRule
 from .._issuer import Issuer
 from .._keys.store import IssuerResolver
@@ -241,9 +241,9 @@ class JWKSAuth:
         them cached, else None (then `claims_of`): a header scan and a cache lookup, as in
         the middleware."""
         verifier = self.verifier
-        if verifier is None:
+        if verifier is None or not self.sources.header_only or scope["type"] != "http":
             return None
-        candidate = self.sources.header_token(scope)
+        candidate = bearer_credentials(scope["headers"])
         claims = verifier.cached(candidate) if candidate is not None else None
         if claims is not None:
             self.request_claims.put(scope, claims, verifier)
