@@ -59,7 +59,8 @@ class TokenVerifier:
 
     `cached(token)`: the claims of a token verified before whose verdict still holds, or None
     (then call `verify`); a dictionary lookup and a time check, nothing else. The middleware
-    asks it first.
+    asks it first, then `begin(token)`: what `verify` does after a miss, awaiting nothing
+    when nothing needs awaiting (it gives the claims, or a coroutine to await for them).
     """
 
     def __init__(
