@@ -101,6 +101,7 @@ class IssuerKeys:
         self._http_warned = False
         self._inflight: asyncio.Task[None] | None = None
         self._background: asyncio.Task[None] | None = None
+        self._fetches_keys = issuer.fetches_keys
         if issuer.static_keys is not None:
             self._ring = KeyRing(issuer.static_keys, issuer.algorithms)
 
@@ -124,7 +125,7 @@ class IssuerKeys:
         try:
             return ring.find(kid, alg)
         except UnknownKeyError:
-            if kid is None or kid in ring.kids or not self.issuer.fetches_keys:
+            if kid is None or kid in ring.kids or not self._fetches_keys:
                 raise
         self._events.emit("unknown_kid", self.issuer.issuer, f"kid {kid[:64]!r}")
         if self._budget.recently_unknown(kid):
@@ -181,7 +182,7 @@ class IssuerKeys:
 
         Failures are recorded (`state()`, events), never raised: the last good keys stay.
         """
-        if not self.issuer.fetches_keys:
+        if not self._fetches_keys:
             return
         task = self._running_fetch()
         if task is None:
@@ -292,7 +293,7 @@ class IssuerKeys:
 
     def ensure_background(self) -> None:
         """Start the refresher on the running event loop unless it runs already."""
-        if not self.issuer.fetches_keys:
+        if not self._fetches_keys:
             return
         task = self._background
         loop = asyncio.get_running_loop()
@@ -352,7 +353,7 @@ class IssuerKeys:
             last_error=self._last_error,
             fresh_until=self._fresh_until if self._last_success is not None else None,
             usable_until=self.usable_until if self._last_success is not None else None,
-            next_refresh=self._next_refresh if self.issuer.fetches_keys else None,
+            next_refresh=self._next_refresh if self._fetches_keys else None,
             retry_after_until=self._retry_after_until,
         )
 
