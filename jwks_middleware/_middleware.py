@@ -180,13 +180,13 @@ class JWKSMiddleware:
         """`_handle` for the Bearer credentials of an HTTP request's header, not cached, when
         they can only be a bearer JWT (no client certificates, no opaque tokens): the verifier
         without the layers around it."""
+        if not is_b64token(candidate):  # not one token: the full rules decide (400, or a token)
+            await self._handle(scope, receive, send, candidate)
+            return
         try:
             found = self.verifier.begin(candidate)
             claims: Claims | None = found if type(found) is Claims else await found
         except AuthError as error:
-            if not is_b64token(candidate):  # not one token: the full rules decide (400, or a token)
-                await self._handle(scope, receive, send, candidate)
-                return
             if await self._refused(error, scope, receive, send, self.challenges):
                 return
             claims = None

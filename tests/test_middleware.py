@@ -33,7 +33,7 @@ from starlette.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 from support import AUDIENCE, ISSUER, NOW, RSA_KID, claims, header, mint
 
-from jwks_middleware import Claims, Issuer, JWKSMiddleware, TokenVerifier, requires_scopes
+from jwks_middleware import AuthEvent, Claims, Issuer, JWKSMiddleware, TokenVerifier, requires_scopes
 
 
 @pytest.fixture
@@ -265,14 +265,15 @@ _NEW_TOKENS: Final = {
 def test_a_new_token_gets_the_same_answer_the_short_way_and_the_full_way(token: str, optional: bool) -> None:
     # `Authorization: Bearer ...` of an HTTP request goes straight to the verifier; with a
     # cookie source enabled every request takes the full way (all sources, every rule).
-    def answer(cookie_name: str | None = None) -> tuple[int, str | None, str]:
-        response = TestClient(make_app(optional=optional, cookie_name=cookie_name)).get(
-            "/", headers={"Authorization": f"Bearer {token}"}
-        )
-        return response.status_code, response.headers.get("www-authenticate"), response.text
+    def answer(cookie_name: str | None = None) -> tuple[int, str | None, str, list[tuple[str, str | None]]]:
+        events: list[AuthEvent] = []
+        app = make_app(optional=optional, cookie_name=cookie_name, on_event=events.append)
+        response = TestClient(app).get("/", headers={"Authorization": f"Bearer {token}"})
+        seen = [(event.kind, event.reason) for event in events if event.kind.startswith("token_")]
+        return response.status_code, response.headers.get("www-authenticate"), response.text, seen
 
     short, full = answer(), answer("access_token")
-    assert short == full
+    assert short == full  # the answer, and the events (what metrics count)
     assert short[0] in {200, 400, 401}
 
 
