@@ -27,8 +27,7 @@ from typing import Final
 
 from bench_driver import COMMON_HEADERS, Driver, Headers, Variant, calibrate, interleaved_rounds
 from bench_fleet import write_section
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from bench_tokens import es256_floor
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
@@ -102,15 +101,7 @@ async def main() -> str:
         proofs = [key.proof("GET", URL, access_token=bound) for _ in range(n)]  # made untimed
         return await driver.run(app, [headers("DPoP", bound, proof) for proof in proofs])
 
-    private = ec.generate_private_key(ec.SECP256R1())
-    public, message = private.public_key(), b"x" * 400
-    signature = private.sign(message, ec.ECDSA(hashes.SHA256()))
-
-    async def floor(n: int) -> float:
-        start = time.perf_counter()
-        for _ in range(n):
-            public.verify(signature, message, ec.ECDSA(hashes.SHA256()))
-        return time.perf_counter() - start
+    floor = es256_floor()
 
     variants = [
         Variant("floor", "bare ES256 signature check (floor)", floor),

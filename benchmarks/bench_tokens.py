@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -149,3 +150,19 @@ def jws_check(public_key: Any, alg: str) -> Callable[[bytes, bytes], bool]:
         return True
 
     return check_ec
+
+
+def es256_floor() -> Callable[[int], Awaitable[float]]:
+    """`floor(n)`: the seconds of n raw ES256 signature checks of a 400-byte message, the floor
+    of a DPoP proof check (a batch for `bench_driver.Variant`)."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    public, message = private.public_key(), b"x" * 400
+    signature = private.sign(message, ec.ECDSA(hashes.SHA256()))
+
+    async def floor(n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            public.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        return time.perf_counter() - start
+
+    return floor
